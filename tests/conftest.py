@@ -1,0 +1,41 @@
+"""Shared fixtures: one test body runs on numpy and, where a GPU is present, on cupy."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from trainkit.backend import cuda_available, cuda_unavailable_reason
+
+_BACKENDS = [
+    pytest.param("cpu", id="numpy"),
+    pytest.param(
+        "cuda",
+        id="cupy",
+        marks=[
+            pytest.mark.gpu,
+            pytest.mark.skipif(not cuda_available(), reason=f"no GPU: {cuda_unavailable_reason()}"),
+        ],
+    ),
+]
+
+
+@pytest.fixture(params=_BACKENDS)
+def device(request) -> str:
+    """The device a test runs on: 'cpu' always, 'cuda' when a GPU is available."""
+    return request.param
+
+
+@pytest.fixture
+def xp(device):
+    """The array module for ``device``: numpy or cupy."""
+    if device == "cpu":
+        return np
+    import cupy
+
+    return cupy
+
+
+@pytest.fixture
+def torch():
+    """PyTorch when importable (an optional oracle); the test is skipped otherwise."""
+    return pytest.importorskip("torch")

@@ -1,0 +1,307 @@
+"""``Module``: the container of parameters, buffers and submodules.
+
+Registration order is kept (plain dicts), names are torch's dotted paths
+(``features.0.weight``) so state dicts move between trainkit and PyTorch as
+plain arrays.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from ..autograd.tensor import Tensor
+from ..backend import Device, device_of, to_device
+from .parameter import Parameter
+
+
+class StateDictMismatchError(RuntimeError):
+    """``load_state_dict`` found missing, unexpected or wrongly shaped keys."""
+
+    def __init__(self, missing, unexpected, wrong_shape):
+        self.missing_keys = list(missing)
+        self.unexpected_keys = list(unexpected)
+        self.wrong_shape = dict(wrong_shape)
+        parts = []
+        if missing:
+            parts.append("missing keys: " + ", ".join(missing))
+        if unexpected:
+            parts.append("unexpected keys: " + ", ".join(unexpected))
+        if wrong_shape:
+            parts.append(
+                "wrong shapes: "
+                + ", ".join(f"{k} (checkpoint {a}, model {b})" for k, (a, b) in wrong_shape.items())
+            )
+        super().__init__(
+            "Error(s) in loading state_dict; nothing was changed. " + "; ".join(parts)
+        )
+
+
+class Module:
+    """Base class of every layer and model; subclasses define ``forward``."""
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "training", True)
+
+    # ----------------------------------------------------------- registration
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(
+                f"cannot assign {name!r} before Module.__init__() is called; "
+                "call super().__init__() first in your module's __init__"
+            )
+        params, modules, buffers = self._parameters, self._modules, self._buffers
+        if isinstance(value, Parameter):
+            modules.pop(name, None)
+            buffers.pop(name, None)
+            self.__dict__.pop(name, None)
+            params[name] = value
+        elif isinstance(value, Module):
+            params.pop(name, None)
+            buffers.pop(name, None)
+            self.__dict__.pop(name, None)
+            modules[name] = value
+        elif name in params:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as parameter {name!r} "
+                    "(trainkit.nn.Parameter or None expected)"
+                )
+            params[name] = None
+        elif name in buffers:
+            buffers[name] = value if value is None or isinstance(value, Tensor) else Tensor(value)
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name):
+        d = self.__dict__
+        for store in ("_parameters", "_buffers", "_modules"):
+            if store in d and name in d[store]:
+                return d[store][name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name):
+        for store in (self._parameters, self._buffers, self._modules):
+            if name in store:
+                del store[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"cannot assign {type(param).__name__} as parameter {name!r} (Parameter or None expected)"
+            )
+        self._parameters[name] = param
+
+    def register_buffer(self, name: str, value, persistent: bool = True) -> None:
+        if value is not None and not isinstance(value, Tensor):
+            value = Tensor(value)
+        self._buffers[name] = value
+        if not persistent:
+            self._non_persistent.add(name)
+
+    def add_module(self, name: str, module: "Module | None") -> None:
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        self._modules[name] = module
+
+    register_module = add_module
+
+    # ----------------------------------------------------------- calling
+    def forward(self, *args, **kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must implement forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ----------------------------------------------------------- traversal
+    def named_modules(self, prefix: str = "", memo=None) -> Iterator[tuple[str, "Module"]]:
+        memo = set() if memo is None else memo
+        stack = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if id(module) in memo:
+                continue
+            memo.add(id(module))
+            yield name, module
+            children = [
+                (f"{name}.{child_name}" if name else child_name, child)
+                for child_name, child in module._modules.items()
+                if child is not None
+            ]
+            stack.extend(reversed(children))
+
+    def modules(self) -> Iterator["Module"]:
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+        for name, m in self._modules.items():
+            if m is not None:
+                yield name, m
+
+    def children(self) -> Iterator["Module"]:
+        for _, m in self.named_children():
+            yield m
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
+        seen = set()
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for mod_name, module in modules:
+            for name, p in module._parameters.items():
+                if p is None or id(p) in seen:
+                    continue
+                seen.add(id(p))
+                yield (f"{mod_name}.{name}" if mod_name else name), p
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for mod_name, module in modules:
+            for name, b in module._buffers.items():
+                if b is not None:
+                    yield (f"{mod_name}.{name}" if mod_name else name), b
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    # ----------------------------------------------------------- modes
+    def train(self, mode: bool = True) -> "Module":
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self) -> "Module":
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        for p in self.parameters():
+            p.requires_grad = bool(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.parameters():
+            if p.grad is None:
+                continue
+            if set_to_none:
+                p.grad = None
+            else:
+                p.grad[...] = 0
+
+    # ----------------------------------------------------------- devices / dtypes
+    def to(self, device=None, dtype=None) -> "Module":
+        """Move every parameter and buffer in place (the Parameter objects are kept)."""
+        target = Device(device) if device is not None else None
+        for t in list(self.parameters()) + list(self.buffers()):
+            data = t.data
+            if target is not None and device_of(data) != target:
+                data = to_device(data, target)
+                if t.grad is not None:
+                    t.grad = to_device(t.grad, target)
+            if dtype is not None and data.dtype.kind == "f":
+                data = data.astype(dtype)
+                if t.grad is not None:
+                    t.grad = t.grad.astype(dtype)
+            t.data = data
+            if isinstance(t, Parameter):
+                t._grad_view = None
+        return self
+
+    def cpu(self) -> "Module":
+        return self.to("cpu")
+
+    def cuda(self, index: int = 0) -> "Module":
+        return self.to(f"cuda:{index}")
+
+    def float(self) -> "Module":
+        return self.to(dtype=np.float32)
+
+    def double(self) -> "Module":
+        return self.to(dtype=np.float64)
+
+    # ----------------------------------------------------------- state
+    def state_dict(self) -> dict:
+        """Dotted name -> array (parameters and persistent buffers, registration order)."""
+        out = {}
+        for mod_name, module in self.named_modules():
+            for name, p in module._parameters.items():
+                if p is not None:
+                    out[f"{mod_name}.{name}" if mod_name else name] = p.data
+            for name, b in module._buffers.items():
+                if b is not None and name not in module._non_persistent:
+                    out[f"{mod_name}.{name}" if mod_name else name] = b.data
+        return out
+
+    def _state_tensors(self) -> dict:
+        out = {}
+        for mod_name, module in self.named_modules():
+            for name, p in module._parameters.items():
+                if p is not None:
+                    out[f"{mod_name}.{name}" if mod_name else name] = p
+            for name, b in module._buffers.items():
+                if b is not None and name not in module._non_persistent:
+                    out[f"{mod_name}.{name}" if mod_name else name] = b
+        return out
+
+    def load_state_dict(self, state_dict: dict, strict: bool = True):
+        """Copy arrays into parameters/buffers in place; validate everything first.
+
+        With ``strict=True`` any missing, unexpected or wrongly shaped key raises
+        ``StateDictMismatchError`` listing all of them, and nothing is changed.
+        With ``strict=False`` matching keys are loaded and the rest reported in
+        the returned ``(missing_keys, unexpected_keys)``; wrong shapes still raise.
+        """
+        own = self._state_tensors()
+        incoming = {k: getattr(v, "data", v) for k, v in state_dict.items()}
+        missing = [k for k in own if k not in incoming]
+        unexpected = [k for k in incoming if k not in own]
+        wrong = {
+            k: (tuple(np.shape(v)), tuple(own[k].shape))
+            for k, v in incoming.items()
+            if k in own and tuple(np.shape(v)) != tuple(own[k].shape)
+        }
+        if wrong or (strict and (missing or unexpected)):
+            raise StateDictMismatchError(missing, unexpected, wrong)
+        for k, t in own.items():
+            if k not in incoming:
+                continue
+            src = incoming[k]
+            dev = device_of(t.data)
+            src = to_device(src if hasattr(src, "dtype") else np.asarray(src), dev)
+            t.data[...] = src.astype(t.data.dtype, copy=False)
+        return _IncompatibleKeys(missing, unexpected)
+
+    # ----------------------------------------------------------- repr
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = []
+        extra = self.extra_repr()
+        for name, child in self._modules.items():
+            child_repr = repr(child).replace("\n", "\n  ")
+            lines.append(f"({name}): {child_repr}")
+        head = f"{type(self).__name__}({extra}"
+        if not lines:
+            return head + ")"
+        return head + "\n  " + "\n  ".join(lines) + "\n)"
+
+
+class _IncompatibleKeys(tuple):
+    def __new__(cls, missing, unexpected):
+        obj = super().__new__(cls, (list(missing), list(unexpected)))
+        obj.missing_keys = list(missing)
+        obj.unexpected_keys = list(unexpected)
+        return obj
+
+    def __repr__(self):
+        return f"<IncompatibleKeys missing_keys={self.missing_keys} unexpected_keys={self.unexpected_keys}>"

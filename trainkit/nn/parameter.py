@@ -1,0 +1,25 @@
+"""``Parameter``: a leaf Tensor that a Module registers as trainable state."""
+from __future__ import annotations
+
+from ..autograd.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A Tensor that is a module's weight.
+
+    ``.data`` is the numpy/cupy array, ``.grad`` an array of the same shape and
+    dtype or ``None`` (both assignable), ``.requires_grad`` a bool (True by
+    default). ``_grad_view`` is an optional preallocated slot for the gradient
+    (an optimizer's flat buffer); autograd writes the first gradient there.
+    """
+
+    def __init__(self, data=None, requires_grad: bool = True):
+        if data is None:
+            import numpy as np
+
+            data = np.empty((0,), dtype=np.float32)
+        super().__init__(data, requires_grad=requires_grad)
+        self._grad_view = None
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
