@@ -23,6 +23,7 @@ __all__ = [
     "get_array_module",
     "to_device",
     "check_same_device",
+    "scatter_add",
 ]
 
 
@@ -140,6 +141,9 @@ class Device:
         return _cupy().cuda.Device(self.index)
 
 
+_CPU = Device("cpu")
+
+
 def _is_cupy_array(x) -> bool:
     return type(x).__module__.startswith("cupy")
 
@@ -147,6 +151,8 @@ def _is_cupy_array(x) -> bool:
 def get_array_module(*arrays):
     """Return cupy if any argument is a cupy array, else numpy (like ``cupy.get_array_module``)."""
     for x in arrays:
+        if type(x) is np.ndarray:  # the common case, checked first
+            continue
         data = getattr(x, "data", x) if not isinstance(x, np.ndarray) else x
         if _is_cupy_array(data):
             return _cupy()
@@ -158,7 +164,7 @@ def device_of(array) -> Device:
     data = getattr(array, "data", array) if not isinstance(array, np.ndarray) else array
     if _is_cupy_array(data):
         return Device("cuda", data.device.id)
-    return Device("cpu")
+    return _CPU
 
 
 def to_device(array, device: "str | Device"):
@@ -193,3 +199,20 @@ def check_same_device(*arrays, names: tuple[str, ...] | None = None, op: str = "
                 "move them with .to(device) first"
             )
     return first
+
+
+def scatter_add(target, index, values) -> None:
+    """``target[index] += values`` where repeated indices all add up (in place).
+
+    numpy's ``np.add.at`` (and cupy's, in recent versions) is unbuffered, so
+    ``index = [0, 0]`` adds twice. Older cupy only has ``cupyx.scatter_add``.
+    Indexing backward (``x[idx]`` with repeated ``idx``) relies on this.
+    """
+    xp = get_array_module(target)
+    at = getattr(xp.add, "at", None)
+    if at is not None:
+        at(target, index, values)
+        return
+    import cupyx  # noqa: PLC0415 - only reached on cupy without ufunc.at
+
+    cupyx.scatter_add(target, index, values)

@@ -10,48 +10,116 @@ is as safe as a chain of 10.
 """
 from __future__ import annotations
 
-import contextlib
+import functools
 import heapq
 import threading
 
 import numpy as np
 
-from ..backend import DeviceMismatchError, device_of
+from ..backend import DeviceMismatchError, device_of, get_array_module
 
-_state = threading.local()
+class _GradState(threading.local):
+    enabled = True  # the default in every thread
+
+
+_state = _GradState()
+_AxisError = np.exceptions.AxisError
+_ndarray = np.ndarray
+_PLAIN = {type(None), int, float, bool}  # positional non-arrays that live on no device
 
 
 def is_grad_enabled() -> bool:
-    return getattr(_state, "enabled", True)
+    """True unless inside ``no_grad()`` (per thread, as in PyTorch)."""
+    return _state.enabled
 
 
 def set_grad_enabled(mode: bool) -> None:
+    """Switch graph recording on or off for the current thread."""
     _state.enabled = bool(mode)
 
 
-@contextlib.contextmanager
-def no_grad():
-    """Context manager (and decorator via ``no_grad()``) that records no graph."""
-    previous = is_grad_enabled()
-    set_grad_enabled(False)
-    try:
-        yield
-    finally:
-        set_grad_enabled(previous)
+class _GradMode:
+    """Base of ``no_grad``/``enable_grad``: a context manager and a decorator."""
+
+    mode = True
+
+    def __new__(cls, func=None):
+        self = super().__new__(cls)
+        if func is not None and callable(func):  # bare ``@no_grad`` decorator
+            return self(func)
+        return self
+
+    def __enter__(self):
+        self._previous = is_grad_enabled()
+        set_grad_enabled(self.mode)
+        return self
+
+    def __exit__(self, *exc_info):
+        set_grad_enabled(self._previous)
+        return False
+
+    def __call__(self, func):
+        mode_cls = type(self)
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with mode_cls():
+                return func(*args, **kwargs)
+
+        return wrapper
 
 
-@contextlib.contextmanager
-def enable_grad():
-    previous = is_grad_enabled()
-    set_grad_enabled(True)
-    try:
-        yield
-    finally:
-        set_grad_enabled(previous)
+class no_grad(_GradMode):  # noqa: N801 - torch's name
+    """Record no graph inside the block: ``with trainkit.no_grad(): ...``.
+
+    Use it for evaluation and for hand-written parameter updates, so that
+    ``w -= lr * w.grad`` changes ``w`` in place instead of recording an op.
+    Works as ``@no_grad()`` and ``@no_grad`` on functions too.
+    """
+
+    mode = False
+
+
+class enable_grad(_GradMode):  # noqa: N801 - torch's name
+    """Record the graph again inside a ``no_grad`` block."""
+
+    mode = True
 
 
 class GraphFreedError(RuntimeError):
     """Raised by a second backward through a graph whose buffers were freed."""
+
+
+class ShapeError(ValueError):
+    """Raised when an op receives arrays whose shapes do not fit together.
+
+    The message names the op and every input shape, e.g.
+    ``matmul: incompatible shapes (2, 3) and (4, 5)``, instead of numpy's or
+    cupy's internal wording.
+    """
+
+
+def _shape_error(cls, raw, exc) -> ShapeError:
+    shapes = [tuple(r.shape) for r in raw if hasattr(r, "shape")]
+    listed = " and ".join(str(s) for s in shapes) if shapes else "(no array inputs)"
+    name = getattr(cls, "name", None) or cls.__name__.lower()
+    return ShapeError(f"{name}: incompatible shapes {listed} ({exc})")
+
+
+def _check_devices(cls, raw) -> None:
+    """Slow path of ``apply``: some input is not a numpy array (cupy, or odd)."""
+    arrays = [r for r in raw if hasattr(r, "shape") and hasattr(r, "dtype") and not isinstance(r, np.generic)]
+    if len(arrays) < 2:
+        return
+    devices = [device_of(a) for a in arrays]
+    first = devices[0]
+    for i, dev in enumerate(devices[1:], start=1):
+        if dev != first:
+            name = getattr(cls, "name", None) or cls.__name__.lower()
+            raise DeviceMismatchError(
+                f"{name}: expected all tensors on one device, but input 0 is on {first} and "
+                f"input {i} is on {dev}; move them with .to(device) before combining them"
+            )
 
 
 class Function:
@@ -61,10 +129,19 @@ class Function:
     ``backward(self, grad) -> tuple`` (one entry per positional input; ``None``
     for inputs that need no gradient). Anything ``backward`` needs is stored on
     ``self`` during ``forward``; it is dropped after backward unless the caller
-    asked for ``retain_graph=True``.
+    asked for ``retain_graph=True``. ``self.needs_input_grad`` (one bool per
+    positional input) is set before ``forward`` runs, so an op can skip saving
+    what no gradient will need.
+
+    A ``ValueError`` raised by numpy/cupy inside ``forward`` is re-raised as
+    ``ShapeError`` naming the op and the input shapes; mixing devices raises
+    ``DeviceMismatchError`` before any array code runs.
     """
 
     __slots__ = ("inputs", "generation", "needs_input_grad", "_freed", "__dict__")
+
+    #: Name used in error messages (defaults to the lower-cased class name).
+    name: str | None = None
 
     def forward(self, *arrays, **kwargs):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -74,33 +151,45 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **kwargs):
-        from .tensor import Tensor
-
-        tensors = [x for x in inputs if isinstance(x, Tensor)]
-        if len(tensors) > 1:
-            first = device_of(tensors[0].data)
-            for i, t in enumerate(tensors[1:], start=1):
-                dev = device_of(t.data)
-                if dev != first:
-                    raise DeviceMismatchError(
-                        f"{cls.__name__.lower()}: input 0 is on {first} but input {i} is on {dev}; "
-                        "move tensors with .to(device) before combining them"
-                    )
-        raw = [x.data if isinstance(x, Tensor) else x for x in inputs]
+        raw = []
+        requires = False
+        check = False
+        for x in inputs:
+            if isinstance(x, Tensor):
+                data = x.data
+                if x.requires_grad:
+                    requires = True
+            else:
+                data = x
+            if type(data) is not _ndarray and type(data) not in _PLAIN:
+                check = True  # cupy (or odd) input: verify one device before computing
+            raw.append(data)
+        if check:
+            _check_devices(cls, raw)
+        if requires and not _state.enabled:
+            requires = False
         fn = cls()
-        out = fn.forward(*raw, **kwargs)
-        if isinstance(out, np.generic):  # numpy reductions return scalars, not 0-d arrays
-            out = np.asarray(out)
-        requires = is_grad_enabled() and any(t.requires_grad for t in tensors)
+        if requires:
+            fn.needs_input_grad = [isinstance(x, Tensor) and x.requires_grad for x in inputs]
+        else:
+            fn.needs_input_grad = [False] * len(raw)
+        try:
+            out = fn.forward(*raw, **kwargs)
+        except ValueError as exc:
+            if isinstance(exc, (ShapeError, _AxisError)):
+                raise
+            raise _shape_error(cls, raw, exc) from exc
+        if type(out) is not _ndarray and isinstance(out, np.generic):
+            out = np.asarray(out)  # numpy reductions return scalars, not 0-d arrays
         result = Tensor._wrap(out, requires)
         if requires:
-            fn.inputs = tuple(x if isinstance(x, Tensor) else None for x in inputs)
-            fn.needs_input_grad = tuple(
-                isinstance(x, Tensor) and x.requires_grad for x in inputs
-            )
-            fn.generation = 1 + max(
-                (t._ctx.generation for t in tensors if t._ctx is not None), default=0
-            )
+            fn.inputs = inputs
+            generation = 0
+            for x in inputs:
+                ctx = getattr(x, "_ctx", None)
+                if ctx is not None and ctx.generation > generation:
+                    generation = ctx.generation
+            fn.generation = generation + 1
             fn._freed = False
             result._ctx = fn
         return result
@@ -112,61 +201,61 @@ def _to_grad_dtype(grad, like):
     return grad
 
 
+_FREED_MESSAGE = (
+    "Trying to backward through the graph a second time (or to read saved values after "
+    "they were freed): the first backward freed the graph's saved arrays to save memory. "
+    "Pass retain_graph=True to the first backward() if you need to call it twice, or "
+    "recompute the forward pass."
+)
+
+
 def run_backward(root, grad=None, retain_graph: bool = False) -> None:
-    """Backpropagate from ``root`` (a Tensor), accumulating into leaf ``.grad``."""
-    xp = root.xp
+    """Backpropagate from ``root`` (a Tensor), accumulating into leaf ``.grad``.
+
+    Nodes are visited in decreasing generation through a heap: every node runs
+    once, after all of its consumers have delivered their gradients, without
+    recursion. Gradients of intermediate tensors live only in a local dict.
+    """
+    if not root.requires_grad:
+        raise RuntimeError(
+            "element 0 of tensors does not require grad and does not have a grad_fn: "
+            "call backward on a tensor computed from tensors with requires_grad=True "
+            "(and outside no_grad())"
+        )
+    xp = get_array_module(root.data)
     if grad is None:
         if root.data.size != 1:
             raise RuntimeError(
                 f"grad can be implicitly created only for scalar outputs; this tensor has shape "
-                f"{tuple(root.shape)}: pass backward(grad) with a gradient of that shape"
+                f"{tuple(root.shape)}: pass backward(gradient) with a gradient of that shape"
             )
         grad = xp.ones_like(root.data)
     else:
         grad = getattr(grad, "data", grad)
         grad = xp.asarray(grad, dtype=root.data.dtype)
         if grad.shape != root.data.shape:
-            raise ValueError(
-                f"backward(grad): grad has shape {tuple(grad.shape)} but the tensor has shape "
-                f"{tuple(root.shape)}"
+            raise ShapeError(
+                f"backward(gradient): gradient has shape {tuple(grad.shape)} but the tensor has "
+                f"shape {tuple(root.shape)}"
             )
-    if not root.requires_grad:
-        raise RuntimeError(
-            "element 0 of tensors does not require grad and does not have a grad_fn: "
-            "call backward on a tensor computed from parameters with requires_grad=True"
-        )
-    if root._ctx is None:
+    ctx = root._ctx
+    if ctx is None:
         root._accumulate_grad(grad)
         return
 
-    grads = {id(root): grad}
-    heap = []
-    counter = 0  # tie-breaker so the heap never compares Functions
-    seen = set()
-
-    def push(fn):
-        nonlocal counter
-        if id(fn) not in seen:
-            seen.add(id(fn))
-            heapq.heappush(heap, (-fn.generation, counter, fn))
-            counter += 1
-
-    outputs = {id(root._ctx): root}  # function id -> the tensor it produced
-    push(root._ctx)
+    # Gradients of non-leaf tensors, keyed by the Function that produced them
+    # (one output per Function), so no tensor -> function map is needed.
+    grads = {id(ctx): grad}
+    heap = [(-ctx.generation, 0, ctx)]
+    counter = 1  # tie-breaker so the heap never compares Functions
+    heappush, heappop = heapq.heappush, heapq.heappop
     while heap:
-        _, _, fn = heapq.heappop(heap)
-        out_tensor = outputs.pop(id(fn))
-        g_out = grads.pop(id(out_tensor), None)
-        if g_out is None:
-            continue
+        fn = heappop(heap)[2]
+        g_out = grads.pop(id(fn))
         if fn._freed:
-            raise GraphFreedError(
-                "Trying to backward through the graph a second time: its saved buffers were "
-                "freed by the first backward. Pass retain_graph=True to the first backward "
-                "if you need to call it twice."
-            )
+            raise GraphFreedError(_FREED_MESSAGE)
         in_grads = fn.backward(g_out)
-        if not isinstance(in_grads, tuple):
+        if type(in_grads) is not tuple:
             in_grads = (in_grads,)
         if not retain_graph:
             fn._freed = True
@@ -174,17 +263,20 @@ def run_backward(root, grad=None, retain_graph: bool = False) -> None:
         for inp, needs, g in zip(fn.inputs, fn.needs_input_grad, in_grads):
             if not needs or g is None:
                 continue
-            g = _to_grad_dtype(g, inp.data)
-            if inp._ctx is None:
+            if g.dtype != inp.data.dtype:
+                g = g.astype(inp.data.dtype, copy=False)
+            inp_ctx = inp._ctx
+            if inp_ctx is None:
                 inp._accumulate_grad(g)
                 continue
-            key = id(inp)
-            if key in grads:
-                grads[key] = grads[key] + g
+            key = id(inp_ctx)
+            previous = grads.get(key)
+            if previous is not None:
+                grads[key] = previous + g
             else:
                 grads[key] = g
-                outputs[id(inp._ctx)] = inp
-                push(inp._ctx)
+                heappush(heap, (-inp_ctx.generation, counter, inp_ctx))
+                counter += 1
 
 
 def unbroadcast(grad, shape):
@@ -205,9 +297,15 @@ def as_array_like(value, like):
 
     Python scalars take the tensor's dtype, so ``float32 * 2.0`` stays float32.
     """
-    from ..backend import get_array_module
-
     xp = get_array_module(like)
     if isinstance(value, (int, float, bool, np.number)):
-        return xp.asarray(value, dtype=like.dtype)
+        dtype = like.dtype
+        if dtype.kind in "iub" and isinstance(value, (float, np.floating)):
+            dtype = np.float32  # int tensor * 2.5 is float32, as in torch
+        elif dtype.kind == "b" and not isinstance(value, (bool, np.bool_)):
+            dtype = np.int64
+        return xp.asarray(value, dtype=dtype)
     return value
+
+
+from .tensor import Tensor  # noqa: E402 - tensor.py imports run_backward from here

@@ -14,18 +14,17 @@ from .tensor import Tensor
 def numerical_grad(fn, inputs, index, eps=1e-6):
     """Central differences of ``sum(fn(*inputs) * w)`` w.r.t. ``inputs[index]``."""
     x = inputs[index]
-    xp = get_array_module(x.data)
-    grad = xp.zeros_like(x.data)
-    flat = x.data.reshape(-1)
-    gflat = grad.reshape(-1)
-    for i in range(flat.size):
-        orig = flat[i].item()
-        flat[i] = orig + eps
+    data = x.data
+    xp = get_array_module(data)
+    grad = xp.zeros_like(data)
+    for idx in np.ndindex(*data.shape):  # element-wise, so any strides work
+        orig = data[idx].item()
+        data[idx] = orig + eps
         plus = _scalar(fn(*inputs))
-        flat[i] = orig - eps
+        data[idx] = orig - eps
         minus = _scalar(fn(*inputs))
-        flat[i] = orig
-        gflat[i] = (plus - minus) / (2 * eps)
+        data[idx] = orig
+        grad[idx] = (plus - minus) / (2 * eps)
     return grad
 
 
@@ -42,9 +41,16 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4, seed=0):
     output element contributes. Raises ``AssertionError`` naming the input and
     the worst element on failure; returns True otherwise.
     """
-    for t in inputs:
-        if isinstance(t, Tensor) and t.requires_grad and t.dtype != np.float64:
-            raise TypeError(f"gradcheck needs float64 inputs, got {t.dtype}")
+    for i, t in enumerate(inputs):
+        if isinstance(t, Tensor) and t.requires_grad:
+            if t.dtype != np.float64:
+                raise TypeError(f"gradcheck needs float64 inputs, input {i} is {t.dtype}")
+            flags = getattr(t.data, "flags", None)
+            if flags is not None and not getattr(flags, "writeable", True):
+                raise ValueError(
+                    f"gradcheck perturbs inputs in place, but input {i} is a read-only array "
+                    "(e.g. a broadcast view); pass a copy"
+                )
     out = fn(*inputs)
     xp = get_array_module(out.data)
     rng = np.random.default_rng(seed)

@@ -2,8 +2,9 @@
 
 ``.data`` is the raw array and ``.grad`` an array of the same shape and dtype
 or ``None``; both are plain attributes users may assign, as in PyTorch. Ops
-live in ``trainkit.autograd.ops`` as small ``Function`` classes; the dunder
-methods here only route to them.
+live in ``trainkit.autograd.ops`` as small ``Function`` classes;
+``trainkit.autograd.methods`` attaches them here under torch's operator and
+method names (``x @ w``, ``x.softmax(-1)``, ``x.max(dim=1)``, ``x[idx]``).
 """
 from __future__ import annotations
 
@@ -142,9 +143,15 @@ class Tensor:
         return self.numpy().tolist()
 
     def numpy(self) -> np.ndarray:
-        if self.requires_grad and not self.is_leaf:
-            pass  # torch insists on detach(); we allow it, the array is a snapshot
+        """The values as a numpy array (shared on CPU, copied from the GPU).
+
+        Unlike torch, no ``detach()`` is needed first: the array is plain data.
+        """
         return self.data if isinstance(self.data, np.ndarray) else self.data.get()
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
 
     def cpu(self) -> "Tensor":
         return self.to("cpu")
@@ -156,6 +163,8 @@ class Tensor:
         """Copy to ``device`` and/or cast to ``dtype``; returns self when nothing changes."""
         from . import ops
 
+        if isinstance(device, Tensor):  # x.to(other): other's device and dtype
+            device, dtype = device.device, device.dtype
         out = self
         if device is not None and not _looks_like_dtype(device):
             if Device(device) != self.device:

@@ -1,0 +1,150 @@
+"""Devices, array modules, cuda availability and device-mismatch errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import trainkit
+from trainkit import backend
+from trainkit.backend import (
+    CudaUnavailableError,
+    Device,
+    DeviceMismatchError,
+    check_same_device,
+    get_array_module,
+    to_device,
+)
+
+
+@pytest.mark.parametrize(
+    ("spec", "kind", "index", "text"),
+    [
+        ("cpu", "cpu", None, "cpu"),
+        ("cuda", "cuda", 0, "cuda:0"),
+        ("cuda:1", "cuda", 1, "cuda:1"),
+        (" CUDA:3 ", "cuda", 3, "cuda:3"),
+        ("gpu", "cuda", 0, "cuda:0"),
+    ],
+)
+def test_device_parsing(spec, kind, index, text):
+    dev = Device(spec)
+    assert (dev.type, dev.index, str(dev)) == (kind, index, text)
+    assert Device(dev) == dev and dev == text and hash(dev) == hash(Device(text))
+
+
+def test_device_with_separate_index_and_repr():
+    assert Device("cuda", 2) == "cuda:2"
+    assert repr(Device("cuda:1")) == "device(type='cuda', index=1)"
+    assert repr(Device("cpu")) == "device(type='cpu')"
+    assert trainkit.device("cpu") == Device("cpu")
+
+
+def test_auto_device_resolves_by_availability(monkeypatch):
+    monkeypatch.setattr(backend, "cuda_available", lambda: False)
+    assert Device("auto") == "cpu"
+    monkeypatch.setattr(backend, "cuda_available", lambda: True)
+    assert Device("auto") == "cuda:0"
+
+
+@pytest.mark.parametrize("spec", ["tpu", "cuda:x", "cpu:0", "cuda:-1", ""])
+def test_bad_device_strings_name_what_is_accepted(spec):
+    with pytest.raises(ValueError, match="cuda:N"):
+        Device(spec)
+
+
+def test_non_string_device_is_a_type_error():
+    with pytest.raises(TypeError, match="device must be a string"):
+        Device(3)
+
+
+def test_device_equality_with_garbage_is_false():
+    assert Device("cpu") != "not a device"
+    assert Device("cpu") != 0
+
+
+@pytest.fixture
+def no_cupy(monkeypatch):
+    """Pretend cupy failed to import, whatever this machine has."""
+    reason = "cupy is not installed (No module named 'cupy'); install trainkit[cuda12] or trainkit[cuda13]"
+    monkeypatch.setattr(backend, "_probe_cupy", lambda: (None, reason))
+    return reason
+
+
+def test_cuda_unavailable_reason_when_cupy_missing(no_cupy):
+    assert backend.cuda_available() is False
+    assert backend.cuda_unavailable_reason() == no_cupy
+
+
+def test_real_probe_is_consistent():
+    if backend.cuda_available():
+        assert backend.cuda_unavailable_reason() is None
+    else:
+        reason = backend.cuda_unavailable_reason()
+        assert isinstance(reason, str) and reason
+
+
+@pytest.mark.parametrize(
+    "ask",
+    [
+        lambda: trainkit.zeros(2, device="cuda"),
+        lambda: trainkit.zeros(2).to("cuda"),
+        lambda: trainkit.zeros(2).cuda(),
+        lambda: to_device(np.zeros(2), "cuda:0"),
+        lambda: Device("cuda").xp,
+    ],
+    ids=["factory", "to", "cuda()", "to_device", "xp"],
+)
+def test_asking_for_cuda_without_it_raises_with_the_reason(no_cupy, ask):
+    with pytest.raises(CudaUnavailableError, match="cupy is not installed"):
+        ask()
+
+
+def test_get_array_module_and_to_device_on_cpu():
+    a = np.zeros(3)
+    assert get_array_module(a) is np
+    assert get_array_module(trainkit.tensor(a)) is np
+    assert get_array_module(1.0, [1, 2]) is np
+    assert to_device(a, "cpu") is a
+    assert backend.device_of(trainkit.tensor(a)) == "cpu"
+
+
+def test_cpu_tensor_round_trip_keeps_values():
+    x = trainkit.tensor([1.0, 2.0])
+    assert x.to("cpu") is x and x.cpu() is x
+    np.testing.assert_allclose(x.to(trainkit.float64).numpy(), [1.0, 2.0])
+
+
+# ---------------------------------------------------------------- device mismatch
+class _FakeArray:
+    """Stands in for an array on another device (no GPU needed)."""
+
+    def __init__(self, device):
+        self.device_name = device
+        self.shape, self.dtype = (2,), np.dtype(np.float32)
+
+
+def _fake_device_of(array):
+    data = getattr(array, "data", array)
+    return Device(data.device_name) if isinstance(data, _FakeArray) else Device("cpu")
+
+
+def test_check_same_device_names_both_devices_and_parameters(monkeypatch):
+    monkeypatch.setattr(backend, "device_of", _fake_device_of)
+    with pytest.raises(DeviceMismatchError, match=r"weight is on cpu but input is on cuda:1"):
+        check_same_device(np.zeros(2), _FakeArray("cuda:1"), names=("weight", "input"), op="linear")
+    with pytest.raises(DeviceMismatchError, match=r"argument 0 is on cuda:0 but argument 1 is on cpu"):
+        check_same_device(_FakeArray("cuda:0"), np.zeros(2))
+    assert check_same_device(np.zeros(1), np.zeros(2)) == "cpu"
+
+
+def test_op_with_mixed_devices_raises_device_mismatch(monkeypatch):
+    """The op-level check runs before any numpy/cupy code sees the arrays."""
+    from trainkit.autograd import function
+
+    monkeypatch.setattr(function, "device_of", _fake_device_of)
+    x = trainkit.zeros(2, requires_grad=True)
+    y = trainkit.Tensor._wrap(_FakeArray("cuda:0"))
+    with pytest.raises(DeviceMismatchError, match=r"add: .*input 0 is on cpu and input 1 is on cuda:0"):
+        x + y
+    with pytest.raises(DeviceMismatchError, match="mul: .*cuda:0"):
+        trainkit.mul(y, x)

@@ -1,0 +1,205 @@
+"""Attach the ops to ``Tensor`` under torch's operator and method names.
+
+Kept apart from ``tensor.py`` so the Tensor class stays a small data holder and
+every op is written once, as a function; ``x.softmax(-1)`` is just
+``softmax(x, -1)``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import random as _random
+from ..backend import get_array_module
+from . import elementwise as E
+from . import reductions as R
+from . import shaping as S
+from .function import is_grad_enabled
+from .tensor import Tensor
+
+
+def _reflected(fn):
+    return lambda self, other: fn(other, self)
+
+
+def _inplace(name, fn, ufunc_name):
+    """``x += y`` etc.: in place on ``.data`` outside the graph, out of place inside it.
+
+    Inside ``no_grad()`` (the hand-written SGD update ``w -= lr * w.grad``)
+    the parameter's array is updated in place and ``w`` stays the same leaf.
+    A leaf that requires grad cannot be changed in place while recording (as
+    in torch); a non-leaf gets the out-of-place result, which is
+    mathematically the same.
+    """
+
+    def method(self, other):
+        other_grad = isinstance(other, Tensor) and other.requires_grad
+        if is_grad_enabled() and (self.requires_grad or other_grad):
+            if self.requires_grad and self._ctx is None:
+                raise RuntimeError(
+                    f"a leaf Variable that requires grad is being used in an in-place operation "
+                    f"({name}); wrap the update in trainkit.no_grad() or change x.data"
+                )
+            return fn(self, other)
+        data = self.data
+        value = other.data if isinstance(other, Tensor) else other
+        getattr(get_array_module(data), ufunc_name)(data, value, out=data)
+        return self
+
+    method.__name__ = name
+    return method
+
+
+def _method_inplace(name, ufunc_name, alpha_arg=False):
+    """``x.add_(y)`` etc.: always in place on ``.data``, so never on a tensor in the graph."""
+
+    def method(self, other, *, alpha=1):
+        if alpha_arg and alpha != 1:
+            other = other * alpha
+        if is_grad_enabled() and (
+            self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)
+        ):
+            raise RuntimeError(
+                f"{name}: in-place operation on a tensor that requires grad while recording the "
+                f"graph; wrap it in trainkit.no_grad() or use the out-of-place {name[:-1]}()"
+            )
+        data = self.data
+        value = other.data if isinstance(other, Tensor) else other
+        getattr(get_array_module(data), ufunc_name)(data, value, out=data)
+        return self
+
+    method.__name__ = name
+    return method
+
+
+def _clamp_(self, min=None, max=None):  # noqa: A002
+    if self.requires_grad and is_grad_enabled():
+        raise RuntimeError("clamp_ on a tensor that requires grad; use clamp() or no_grad()")
+    xp = get_array_module(self.data)
+    xp.clip(self.data, min, max, out=self.data)
+    return self
+
+
+def _fill_(self, value):
+    _check_writable(self, "fill_")
+    self.data[...] = value.data if isinstance(value, Tensor) else value
+    return self
+
+
+def _copy_(self, src):
+    _check_writable(self, "copy_")
+    src = src.data if isinstance(src, Tensor) else src
+    self.data[...] = get_array_module(self.data).asarray(src)
+    return self
+
+
+def _normal_(self, mean=0.0, std=1.0):
+    _check_writable(self, "normal_")
+    xp = get_array_module(self.data)
+    gen = _random.generator_for(xp)
+    self.data[...] = gen.standard_normal(self.data.shape) * std + mean
+    return self
+
+
+def _uniform_(self, a=0.0, b=1.0):  # noqa: D401 - torch's argument names
+    _check_writable(self, "uniform_")
+    xp = get_array_module(self.data)
+    gen = _random.generator_for(xp)
+    self.data[...] = gen.random(self.data.shape) * (b - a) + a
+    return self
+
+
+def _check_writable(self, name):
+    if self.requires_grad and self._ctx is None and is_grad_enabled():
+        raise RuntimeError(
+            f"a leaf Variable that requires grad is being used in an in-place operation ({name}); "
+            "wrap it in trainkit.no_grad()"
+        )
+
+
+def _iter(self):
+    if self.ndim == 0:
+        raise TypeError("iteration over a 0-d tensor")
+    return (self[i] for i in range(self.data.shape[0]))
+
+
+def _masked_fill(self, mask, value):
+    return E.where(mask, value, self)
+
+
+def install() -> None:
+    """Attach operators and methods to Tensor (called once, at import)."""
+    T = Tensor
+    # operators
+    T.__add__ = E.add
+    T.__radd__ = _reflected(E.add)
+    T.__sub__ = E.sub
+    T.__rsub__ = _reflected(E.sub)
+    T.__mul__ = E.mul
+    T.__rmul__ = _reflected(E.mul)
+    T.__truediv__ = E.div
+    T.__rtruediv__ = _reflected(E.div)
+    T.__pow__ = E.pow
+    T.__rpow__ = _reflected(E.pow)
+    T.__matmul__ = E.matmul
+    T.__rmatmul__ = _reflected(E.matmul)
+    T.__neg__ = E.neg
+    T.__pos__ = lambda s: s
+    T.__abs__ = E.abs
+    T.__iadd__ = _inplace("__iadd__", E.add, "add")
+    T.__isub__ = _inplace("__isub__", E.sub, "subtract")
+    T.__imul__ = _inplace("__imul__", E.mul, "multiply")
+    T.__itruediv__ = _inplace("__itruediv__", E.div, "divide")
+    T.__lt__ = E.lt
+    T.__le__ = E.le
+    T.__gt__ = E.gt
+    T.__ge__ = E.ge
+    T.__eq__ = E.eq
+    T.__ne__ = E.ne
+    T.__hash__ = lambda s: id(s)
+    T.__getitem__ = S.getitem
+    T.__setitem__ = S.setitem
+    T.__iter__ = _iter
+    # arithmetic and maths
+    for name in (
+        "add", "sub", "mul", "div", "pow", "matmul", "neg", "exp", "log", "sqrt", "abs",
+        "tanh", "sigmoid", "relu", "clamp", "clip", "clamp_min", "clamp_max", "maximum",
+        "minimum", "eq", "ne", "lt", "le", "gt", "ge", "isfinite", "isnan", "logical_not",
+    ):
+        setattr(T, name, getattr(E, name))
+    T.mm = E.matmul
+    T.subtract, T.multiply, T.divide = E.sub, E.mul, E.div
+    T.square = lambda s: E.pow(s, 2)
+    T.where = lambda s, condition, other: E.where(condition, s, other)
+    T.masked_fill = _masked_fill
+    # reductions
+    for name in (
+        "sum", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin",
+        "softmax", "log_softmax", "logsumexp",
+    ):
+        setattr(T, name, getattr(R, name))
+    # shapes
+    for name in (
+        "reshape", "view", "flatten", "unflatten", "squeeze", "unsqueeze", "permute",
+        "transpose", "swapaxes", "t", "expand", "expand_as", "broadcast_to", "split", "chunk",
+        "unbind",
+    ):
+        setattr(T, name, getattr(S, name))
+    T.view_as = lambda s, other: S.reshape(s, other.shape)
+    T.reshape_as = T.view_as
+    T.T = property(lambda s: S.Transpose.apply(s))
+    T.mT = property(lambda s: S.transpose(s, -2, -1))
+    T.contiguous = lambda s: s
+    # in place, outside the graph
+    T.add_ = _method_inplace("add_", "add", alpha_arg=True)
+    T.sub_ = _method_inplace("sub_", "subtract", alpha_arg=True)
+    T.mul_ = _method_inplace("mul_", "multiply")
+    T.div_ = _method_inplace("div_", "divide")
+    T.clamp_ = _clamp_
+    T.fill_ = _fill_
+    T.copy_ = _copy_
+    T.normal_ = _normal_
+    T.uniform_ = _uniform_
+    T.bool = lambda s: Tensor._wrap(s.data.astype(np.bool_), False)
+
+
+install()
