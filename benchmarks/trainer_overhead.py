@@ -1,0 +1,103 @@
+"""What the Trainer costs: Trainer with its default plugins vs a bare loop, and vs PyTorch.
+
+Cases (float32, SGD lr=0.01 momentum=0.9, CPU):
+- ``mlp trainer vs bare loop``: MLP 784-256-256-10, batch 64, 50 batches per
+  call. trainkit's ``Trainer.fit()`` (default plugins: NaN guard and progress,
+  which is off when not on a terminal; a fresh Trainer each call, so the
+  plugin registration is included) against a hand-written loop over the same
+  model, loss, optimizer and loader. ``ratio = bare / trainer``: 0.95 means
+  5% overhead (goal: above 0.95).
+- ``tiny 2-16-1 trainer vs torch``: Linear(2,16)-Tanh-Linear(16,1), batch 64,
+  MSELoss, 200 steps per call; the Trainer against a raw PyTorch loop (the
+  throughput column is steps/s; goal: faster than torch, ratio > 1).
+- ``tiny 2-16-1 bare loop vs torch``: the same without the Trainer.
+
+Run: ``python benchmarks/trainer_overhead.py [--filter tiny] [--repeat 7]``.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # harness.py next to this file
+from harness import Case, run, torch_or_none  # noqa: E402
+
+import trainkit  # noqa: E402
+from trainkit import nn  # noqa: E402
+from trainkit.data.dataset import TensorDataset  # noqa: E402
+from trainkit.data.loader import DataLoader  # noqa: E402
+from trainkit.optim import SGD  # noqa: E402
+from trainkit.trainer import Trainer  # noqa: E402
+
+LR, MOMENTUM = 0.01, 0.9
+MLP_STEPS, TINY_STEPS = 50, 200  # one fit() per call, as one epoch
+
+
+def mlp():
+    return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+
+
+def tiny(nn_mod):
+    return nn_mod.Sequential(nn_mod.Linear(2, 16), nn_mod.Tanh(), nn_mod.Linear(16, 1))
+
+
+def setup(model, loss, x, y, batch_size):
+    opt = SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    loader = DataLoader(TensorDataset(x, y), batch_size=batch_size)
+
+    def with_trainer():
+        Trainer(model, loss, opt, loader, max_epochs=1).fit()
+
+    def bare():
+        for xb, yb in loader:
+            out = loss(model(xb), yb)
+            opt.zero_grad()
+            out.backward()
+            opt.step()
+
+    return with_trainer, bare
+
+
+def torch_tiny(torch, x, y, batch_size):
+    torch.manual_seed(0)
+    model = tiny(torch.nn)
+    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    loss = torch.nn.MSELoss()
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    batches = [(xt[i:i + batch_size], yt[i:i + batch_size]) for i in range(0, len(xt), batch_size)]
+
+    def step_all():
+        for xb, yb in batches:
+            out = loss(model(xb), yb)
+            opt.zero_grad()
+            out.backward()
+            opt.step()
+
+    return step_all
+
+
+def main(argv=None):
+    rng = np.random.default_rng(0)
+    trainkit.manual_seed(0)
+    cases = []
+
+    x = rng.normal(size=(MLP_STEPS * 64, 784)).astype(np.float32)
+    y = rng.integers(0, 10, size=MLP_STEPS * 64)
+    with_trainer, bare = setup(mlp(), nn.CrossEntropyLoss(), x, y, 64)
+    cases.append(Case("mlp 784-256-256-10 b64: trainer vs bare loop", with_trainer, bare,
+                      reference_name="bare loop", items=MLP_STEPS))
+
+    xs = rng.normal(size=(TINY_STEPS * 64, 2)).astype(np.float32)
+    ys = np.sin(xs[:, :1]) * xs[:, 1:]
+    with_trainer, bare = setup(tiny(nn), nn.MSELoss(), xs, ys, 64)
+    torch = torch_or_none()
+    torch_loop = torch_tiny(torch, xs, ys, 64) if torch is not None else None
+    cases.append(Case("tiny 2-16-1 b64: trainer vs torch", with_trainer, torch_loop, items=TINY_STEPS))
+    cases.append(Case("tiny 2-16-1 b64: bare loop vs torch", bare, torch_loop, items=TINY_STEPS))
+    return run(cases, argv=argv, script="trainer_overhead")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""TensorBoard plugin: scalars, hparams in the same run, flushing on errors and SIGTERM."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import trainkit
+from trainkit import nn
+from trainkit.builtin_plugins.clipping import GradClip
+from trainkit.builtin_plugins.tensorboard import TensorBoardLogger
+from trainkit.data.dataset import TensorDataset
+from trainkit.data.loader import DataLoader
+from trainkit.hookspecs import hookimpl
+from trainkit.optim import SGD
+from trainkit.plugins import PluginHookError
+from trainkit.trainer import Trainer
+
+event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+
+
+def read_events(log_dir):
+    """(scalars by tag, plugin names) of the single run in ``log_dir``."""
+    runs = [p for p in log_dir.rglob("events.out.tfevents.*")]
+    assert len({p.parent for p in runs}) == 1, f"expected one run, found {runs}"
+    acc = event_accumulator.EventAccumulator(str(runs[0].parent), size_guidance={"scalars": 0})
+    acc.Reload()
+    scalars = {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+    try:
+        hparams = acc.PluginTagToContent("hparams")
+    except KeyError:
+        hparams = {}
+    return scalars, hparams
+
+
+def classification_trainer(run_dir, plugins=(), **kw):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(96, 2)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
+    trainkit.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
+    opt = SGD([{"params": model[0].parameters(), "name": "body"}, {"params": model[2].parameters()}], lr=0.2)
+    return Trainer(
+        model, nn.CrossEntropyLoss(), opt, DataLoader(TensorDataset(x[:64], y[:64]), batch_size=8, shuffle=True),
+        val_loader=DataLoader(TensorDataset(x[64:], y[64:]), batch_size=16), run_dir=run_dir,
+        plugins=list(plugins), default_plugins=("progress", "checkpointing"), log_every=2, **kw,
+    )
+
+
+def test_scalars_and_hparams_are_written_to_one_run(tmp_path):
+    trainer = classification_trainer(
+        tmp_path, max_epochs=4, grad_transforms=[GradClip(max=10.0)],
+        config={"optimizer": {"name": "sgd", "lr": 0.2}, "model": {"hidden": [16]}},
+    )
+    final = trainer.fit()
+    scalars, hparams = read_events(tmp_path / "tensorboard")
+    expected = {"train/loss", "train/lr/body", "train/lr/1", "train/grad_norm", "train/skipped_steps",
+                "val/loss", "val/accuracy", "time/epoch"}
+    assert expected <= set(scalars)
+    assert [s for s, _ in scalars["train/loss"]] == list(range(2, 33, 2))  # every log_every=2 steps
+    assert [s for s, _ in scalars["val/loss"]] == [8, 16, 24, 32]
+    losses = [v for _, v in scalars["train/loss"]]
+    assert np.mean(losses[-4:]) < np.mean(losses[:4])  # the curve goes down
+    assert scalars["train/lr/body"][0][1] == pytest.approx(0.2)
+    assert scalars["val/accuracy"][-1][1] == pytest.approx(final["val/accuracy"])
+    assert set(hparams) >= {"_hparams_/experiment", "_hparams_/session_start_info"}
+    assert b"optimizer.lr" in hparams["_hparams_/session_start_info"]
+    assert scalars["hparams/val/accuracy"][0][1] == pytest.approx(final["val/accuracy"])
+
+
+def test_hook_exception_names_the_plugin_and_earlier_events_are_flushed(tmp_path):
+    class Exploding:
+        name = "exploding"
+
+        @hookimpl
+        def on_epoch_start(self, trainer, epoch):
+            if epoch == 2:
+                raise RuntimeError("kaboom")
+
+    trainer = classification_trainer(tmp_path, plugins=[Exploding(), TensorBoardLogger(flush_secs=3600)],
+                                     max_epochs=5)
+    with pytest.raises(PluginHookError, match="plugin 'exploding' failed in hook 'on_epoch_start'.*kaboom"):
+        trainer.fit()
+    scalars, _ = read_events(tmp_path / "tensorboard")
+    assert [s for s, _ in scalars["val/loss"]] == [8, 16]
+    assert scalars["train/loss"][-1][0] == 16
+
+
+SIGTERM_SCRIPT = textwrap.dedent(
+    """
+    import os, signal, sys, time
+    import numpy as np
+    import trainkit
+    from trainkit import nn
+    from trainkit.builtin_plugins.tensorboard import TensorBoardLogger
+    from trainkit.data.dataset import TensorDataset
+    from trainkit.data.loader import DataLoader
+    from trainkit.hookspecs import hookimpl
+    from trainkit.optim import SGD
+    from trainkit.trainer import Trainer
+
+    class Terminate:
+        @hookimpl
+        def on_step_end(self, trainer, step, skipped):
+            if step == 7:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)
+
+    x = np.random.default_rng(0).normal(size=(32, 2)).astype(np.float32)
+    model = nn.Linear(2, 1)
+    Trainer(model, nn.MSELoss(), SGD(model.parameters(), lr=0.1),
+            DataLoader(TensorDataset(x, x[:, :1]), batch_size=4), max_epochs=10, log_every=1,
+            run_dir=sys.argv[1], plugins=[TensorBoardLogger(flush_secs=3600), Terminate()],
+            default_plugins=False).fit()
+    """
+)
+
+
+def test_sigterm_flushes_events_and_exits_with_sigterm_status(tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text(SIGTERM_SCRIPT)
+    proc = subprocess.run([sys.executable, str(script), str(tmp_path / "run")], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr
+    scalars, _ = read_events(tmp_path / "run" / "tensorboard")
+    assert [s for s, _ in scalars["train/loss"]] == list(range(1, 8))
+
+
+def test_tensorboardx_is_imported_only_when_the_plugin_runs():
+    code = (
+        "import sys, trainkit.builtin_plugins.tensorboard, trainkit.trainer;"
+        "print('tensorboardX' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_needs_a_directory():
+    trainer = classification_trainer(None, plugins=[TensorBoardLogger()], max_epochs=1)
+    with pytest.raises(PluginHookError, match="tensorboard.*pass log_dir= or give the Trainer a run_dir"):
+        trainer.fit()

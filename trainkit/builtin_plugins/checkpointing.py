@@ -1,0 +1,126 @@
+"""Checkpointing: periodic full-state checkpoints, the last K kept, plus the best one.
+
+Files live in ``<run_dir>/checkpoints/``: ``step-<global_step>.npz`` (the
+newest ``keep_last`` are kept) and ``best.npz`` (a copy of the checkpoint with
+the best ``monitor`` value so far). Writing is atomic (see
+:mod:`trainkit.checkpoint`); non-finite state is never written.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+from .. import checkpoint as ckpt
+from ..hookspecs import hookimpl
+
+__all__ = ["Checkpointing"]
+
+log = logging.getLogger("trainkit.checkpointing")
+
+
+class Checkpointing:
+    """Write checkpoints every ``every_n_epochs`` epochs and/or ``every_n_steps`` steps.
+
+    Args:
+        dirpath: where to write; default ``<trainer.run_dir>/checkpoints``.
+        every_n_epochs: save at the end of every n-th epoch (0: never).
+        every_n_steps: save after every n-th update (None/0: never).
+        keep_last: how many ``step-*.npz`` files to keep (>= 1).
+        monitor: metric deciding ``best.npz`` (None: no best copy).
+        mode: ``"min"`` or ``"max"`` for ``monitor``.
+        save_last: also save when fit ends, if the last step was not saved yet.
+    """
+
+    name = "checkpointing"
+    default = True
+    needs_run_dir = True
+
+    def __init__(self, dirpath: str | Path | None = None, every_n_epochs: int = 1,
+                 every_n_steps: int | None = None, keep_last: int = 3, monitor: str | None = "val/loss",
+                 mode: str = "min", save_last: bool = True):
+        if isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 1:
+            raise ValueError(f"Checkpointing: keep_last must be an int >= 1, got {keep_last!r}")
+        for label, value in (("every_n_epochs", every_n_epochs), ("every_n_steps", every_n_steps or 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"Checkpointing: {label} must be an int >= 0, got {value!r}")
+        if mode not in ("min", "max"):
+            raise ValueError(f"Checkpointing: mode must be 'min' or 'max', got {mode!r}")
+        self.dirpath = Path(dirpath) if dirpath is not None else None
+        self.every_n_epochs = every_n_epochs
+        self.every_n_steps = every_n_steps or 0
+        self.keep_last = keep_last
+        self.monitor = monitor
+        self.mode = mode
+        self.save_last = save_last
+        self.best = math.inf if mode == "min" else -math.inf
+        self.best_path: Path | None = None
+        self._saved_step: int | None = None
+
+    def _dir(self, trainer) -> Path:
+        if self.dirpath is not None:
+            return self.dirpath
+        if trainer.run_dir is None:
+            raise ValueError("Checkpointing needs a directory: pass dirpath= or give the Trainer a run_dir")
+        return trainer.run_dir / ckpt.CHECKPOINT_DIRNAME
+
+    def save(self, trainer) -> Path | None:
+        """Save now (``step-<global_step>.npz``) and prune old files; None if refused."""
+        directory = self._dir(trainer)
+        path = trainer.save_checkpoint(ckpt.checkpoint_path(directory, trainer.global_step))
+        if path is None:
+            return None
+        self._saved_step = trainer.global_step
+        self._prune(directory)
+        log.debug("saved checkpoint %s", path)
+        return path
+
+    def _prune(self, directory: Path) -> None:
+        for old in ckpt.find_checkpoints(directory)[: -self.keep_last]:
+            old.unlink(missing_ok=True)
+
+    def _better(self, value: float) -> bool:
+        return value < self.best if self.mode == "min" else value > self.best
+
+    @hookimpl
+    def on_step_end(self, trainer, step, skipped):
+        if self.every_n_steps and step % self.every_n_steps == 0:
+            self.save(trainer)
+
+    @hookimpl
+    def on_epoch_end(self, trainer, epoch, metrics):
+        if not self.every_n_epochs or (epoch + 1) % self.every_n_epochs:
+            return
+        value = metrics.get(self.monitor) if self.monitor else None
+        improved = value is not None and math.isfinite(value) and self._better(float(value))
+        if improved:
+            self.best = float(value)  # recorded before saving, so the checkpoint knows its own best
+        path = self.save(trainer)
+        if path is not None and improved:
+            self.best_path = ckpt.atomic_copy(path, path.parent / "best.npz")
+            log.info("new best %s = %.6g: %s", self.monitor, self.best, self.best_path)
+
+    @hookimpl
+    def on_fit_end(self, trainer, metrics):
+        if self.save_last and self._saved_step != trainer.global_step and trainer.global_step > 0:
+            self.save(trainer)
+
+    @hookimpl
+    def on_save_checkpoint(self, trainer, checkpoint):
+        checkpoint["plugins"][self.name] = {
+            "best": self.best,
+            "best_path": str(self.best_path) if self.best_path else None,
+        }
+
+    @hookimpl
+    def on_load_checkpoint(self, trainer, checkpoint):
+        state = checkpoint["plugins"].get(self.name)
+        if state:
+            self.best = float(state["best"])
+            self.best_path = Path(state["best_path"]) if state["best_path"] else None
+        self._saved_step = trainer.global_step
+
+
+@hookimpl
+def register_callbacks(register):
+    register("checkpointing", Checkpointing)

@@ -1,0 +1,82 @@
+"""Early stopping: end training when a monitored metric stops improving."""
+from __future__ import annotations
+
+import logging
+import math
+
+from ..hookspecs import hookimpl
+
+__all__ = ["EarlyStopping"]
+
+log = logging.getLogger("trainkit.early_stopping")
+
+
+class EarlyStopping:
+    """Sets ``trainer.should_stop`` after ``patience`` validations without improvement.
+
+    Args:
+        monitor: the metric to watch (e.g. ``"val/loss"``, ``"val/accuracy"``).
+        mode: ``"min"`` (lower is better) or ``"max"``.
+        patience: validations without improvement before stopping.
+        min_delta: an improvement must beat the best value by more than this.
+    """
+
+    name = "early_stopping"
+    default = False
+    needs_run_dir = False
+
+    def __init__(self, monitor: str = "val/loss", mode: str = "min", patience: int = 3, min_delta: float = 0.0):
+        if mode not in ("min", "max"):
+            raise ValueError(f"EarlyStopping: mode must be 'min' or 'max', got {mode!r}")
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ValueError(f"EarlyStopping: patience must be an int >= 0, got {patience!r}")
+        if not isinstance(min_delta, (int, float)) or min_delta < 0:
+            raise ValueError(f"EarlyStopping: min_delta must be a number >= 0, got {min_delta!r}")
+        self.monitor = monitor
+        self.mode = mode
+        self.patience = patience
+        self.min_delta = float(min_delta)
+        self.best = math.inf if mode == "min" else -math.inf
+        self.wait = 0
+
+    def improved(self, value: float) -> bool:
+        """True when ``value`` beats the best so far by more than ``min_delta``."""
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    @hookimpl
+    def on_validation_end(self, trainer, metrics):
+        merged = {**trainer.metrics, **metrics}
+        if self.monitor not in merged:
+            raise KeyError(
+                f"EarlyStopping monitors {self.monitor!r}, which is not a metric of this run; "
+                f"available metrics: {', '.join(sorted(merged))}"
+            )
+        value = float(merged[self.monitor])
+        if self.improved(value):
+            self.best, self.wait = value, 0
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            trainer.should_stop = True
+            trainer.stop_reason = (
+                f"early stopping: {self.monitor} did not improve on {self.best:.6g} "
+                f"for {self.wait} validation(s) (patience {self.patience}, min_delta {self.min_delta})"
+            )
+            log.info("%s", trainer.stop_reason)
+
+    @hookimpl
+    def on_save_checkpoint(self, trainer, checkpoint):
+        checkpoint["plugins"][self.name] = {"best": self.best, "wait": self.wait}
+
+    @hookimpl
+    def on_load_checkpoint(self, trainer, checkpoint):
+        state = checkpoint["plugins"].get(self.name)
+        if state:
+            self.best, self.wait = float(state["best"]), int(state["wait"])
+
+
+@hookimpl
+def register_callbacks(register):
+    register("early_stopping", EarlyStopping)

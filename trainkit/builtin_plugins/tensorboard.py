@@ -1,0 +1,140 @@
+"""TensorBoard: scalars, hyperparameters and final metrics through tensorboardX.
+
+tensorboardX is imported only when the plugin starts (``on_fit_start``), so
+``import trainkit`` and runs without TensorBoard never pay for it. Everything
+goes into one run directory (``<run_dir>/tensorboard`` by default): the
+scalars the Trainer reports through ``on_log`` (``train/loss``,
+``train/lr/<group>``, ``train/grad_norm``, ``train/skipped_steps``,
+``val/loss``, ``val/accuracy``, ``time/epoch``) and, at the end, the hparams
+summary with the final metrics written into the same writer (tensorboardX's
+``add_hparams`` would start a separate sub-run). Events are flushed at each
+epoch end, on an exception, at teardown and on SIGTERM.
+"""
+from __future__ import annotations
+
+import logging
+
+import signal
+import threading
+from pathlib import Path
+
+from ..hookspecs import hookimpl
+
+__all__ = ["TensorBoardLogger"]
+
+log = logging.getLogger("trainkit.tensorboard")
+
+
+def _hparam_value(value):
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+class TensorBoardLogger:
+    """Writes the run's scalars and hparams to TensorBoard event files.
+
+    Args:
+        log_dir: the event directory; default ``<trainer.run_dir>/tensorboard``.
+        hparams: hyperparameters to record; default: the Trainer's ``config``
+            flattened to ``{"optimizer.lr": 0.001, ...}``.
+        flush_secs: tensorboardX's background flush interval.
+    """
+
+    name = "tensorboard"
+    default = True
+    needs_run_dir = True
+
+    def __init__(self, log_dir: str | Path | None = None, hparams: dict | None = None, flush_secs: int = 30):
+        self.log_dir = Path(log_dir) if log_dir is not None else None
+        self.hparams = hparams
+        self.flush_secs = flush_secs
+        self.writer = None
+        self._previous_sigterm = None
+
+    # ------------------------------------------------------------------ lifecycle
+    @hookimpl
+    def on_fit_start(self, trainer):
+        from tensorboardX import SummaryWriter  # imported only when enabled
+
+        log_dir = self.log_dir
+        if log_dir is None:
+            if trainer.run_dir is None:
+                raise ValueError("TensorBoardLogger needs a directory: pass log_dir= or give the Trainer a run_dir")
+            log_dir = trainer.run_dir / "tensorboard"
+        self.log_dir = Path(log_dir)
+        self.writer = SummaryWriter(logdir=str(self.log_dir), flush_secs=self.flush_secs)
+        self._install_sigterm()
+
+    @hookimpl
+    def on_log(self, trainer, step, metrics):
+        writer = self.writer
+        for tag, value in metrics.items():
+            writer.add_scalar(tag, value, step)
+
+    @hookimpl
+    def on_epoch_end(self, trainer, epoch, metrics):
+        self.flush()
+
+    @hookimpl
+    def on_fit_end(self, trainer, metrics):
+        from tensorboardX.summary import hparams as hparams_summary
+
+        from ..trainer import hparams_from_config
+
+        hp = self.hparams if self.hparams is not None else hparams_from_config(trainer.config)
+        hp = {k: _hparam_value(v) for k, v in hp.items()} or {"run": str(trainer.run_dir)}
+        final = {f"hparams/{k}": float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
+        exp, ssi, sei = hparams_summary(hp, final)
+        file_writer = self.writer.file_writer
+        for summary in (exp, ssi, sei):
+            file_writer.add_summary(summary, trainer.global_step)
+        for tag, value in final.items():
+            self.writer.add_scalar(tag, value, trainer.global_step)
+        self.flush()
+
+    @hookimpl
+    def on_exception(self, trainer, exception):
+        self.flush()
+
+    @hookimpl
+    def on_teardown(self, trainer):
+        self._restore_sigterm()
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    # ------------------------------------------------------------------ helpers
+    def flush(self) -> None:
+        """Write buffered events to disk now."""
+        if self.writer is not None:
+            self.writer.flush()
+
+    def _install_sigterm(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        previous = signal.getsignal(signal.SIGTERM)
+
+        def handler(signum, frame):
+            self.flush()
+            if callable(previous):
+                previous(signum, frame)
+            elif previous == signal.SIG_IGN:
+                return
+            else:  # default action: die with SIGTERM's status, after finally blocks run
+                raise SystemExit(128 + signum)
+
+        self._previous_sigterm = previous
+        signal.signal(signal.SIGTERM, handler)
+
+    def _restore_sigterm(self) -> None:
+        if self._previous_sigterm is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
+        self._previous_sigterm = None
+
+
+@hookimpl
+def register_callbacks(register):
+    register("tensorboard", TensorBoardLogger)
+
+
