@@ -1,0 +1,123 @@
+"""clip_grad_norm_ / clip_grad_value_ / get_total_norm against torch (recorded and live)."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trainkit.nn import Parameter
+from trainkit.nn.utils import (
+    clip_grad_norm_,
+    clip_grad_value_,
+    get_total_norm,
+    parameters_to_vector,
+    vector_to_parameters,
+)
+
+REF = Path(__file__).resolve().parents[1] / "fixtures" / "clipping" / "clip_reference.npz"
+NORM_TYPES = {"1": 1.0, "2": 2.0, "3.5": 3.5, "0.5": 0.5, "inf": math.inf}
+CASES = [(d, n, m) for d in ("float32", "float64") for n in NORM_TYPES for m in ("small", "large")]
+TOL = {"float32": dict(rtol=2e-6, atol=1e-7), "float64": dict(rtol=1e-12, atol=1e-14)}
+
+
+@pytest.fixture(scope="module")
+def ref():
+    with np.load(REF, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def _params(grads, xp=np):
+    ps = []
+    for g in grads:
+        p = Parameter(xp.zeros(g.shape, dtype=g.dtype))
+        p.grad = xp.asarray(g.copy())
+        ps.append(p)
+    return ps
+
+
+@pytest.mark.parametrize("dtype,norm,size", CASES)
+def test_clip_grad_norm_matches_recorded_torch(dtype, norm, size, ref, xp):
+    case = f"{dtype}/{norm}/{size}"
+    grads = [ref[f"{case}/in{k}"] for k in range(3)]
+    params = _params(grads, xp)
+    aliases = [p.grad for p in params]
+    total = clip_grad_norm_(params, 1.0 if size == "small" else 1e6, norm_type=NORM_TYPES[norm])
+    assert total.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(float(total.item()), float(ref[f"{case}/total"]), **TOL[dtype])
+    for k, p in enumerate(params):
+        assert p.grad is aliases[k], "clipping must be in place (optimizer buffers alias .grad)"
+        got = p.grad if xp is np else p.grad.get()
+        np.testing.assert_allclose(got, ref[f"{case}/out{k}"], **TOL[dtype])
+    if size == "small":  # it really clipped: the new total norm is max_norm
+        after = get_total_norm([p.grad for p in params], NORM_TYPES[norm])
+        assert float(after.item()) == pytest.approx(1.0, rel=1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_clip_grad_value_matches_recorded_torch(dtype, ref):
+    grads = [ref[f"{dtype}/value/in{k}"] for k in range(3)]
+    params = _params(grads)
+    clip_grad_value_(params, 0.7)
+    for k, p in enumerate(params):
+        np.testing.assert_array_equal(p.grad, ref[f"{dtype}/value/out{k}"])
+    assert max(np.abs(p.grad).max() for p in params) == pytest.approx(0.7)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("norm_type", [1, 2, 3.5, 0.5, math.inf, "inf"])
+def test_clip_grad_norm_live_torch(norm_type, torch):
+    rng = np.random.default_rng(5)
+    grads = [rng.standard_normal(s).astype(np.float64) for s in [(4, 3), (6,), (2, 2, 2)]]
+    params = _params(grads)
+    tparams = [torch.nn.Parameter(torch.zeros(g.shape, dtype=torch.float64)) for g in grads]
+    for tp, g in zip(tparams, grads):
+        tp.grad = torch.from_numpy(g.copy())
+    want = torch.nn.utils.clip_grad_norm_(tparams, 0.5, norm_type=float(norm_type))
+    got = clip_grad_norm_(params, 0.5, norm_type=norm_type)
+    assert float(got.item()) == pytest.approx(float(want), rel=1e-12)
+    for p, tp in zip(params, tparams):
+        np.testing.assert_allclose(p.grad, tp.grad.numpy(), rtol=1e-12)
+
+
+def test_parameters_without_grad_are_skipped_and_empty_is_zero():
+    a, b = Parameter(np.ones(3, np.float32)), Parameter(np.ones(2, np.float32))
+    a.grad = np.full(3, 4.0, np.float32)
+    total = clip_grad_norm_([a, b], max_norm=1.0)
+    assert float(total.item()) == pytest.approx(math.sqrt(48), rel=1e-6)
+    assert b.grad is None
+    assert float(clip_grad_norm_([b], 1.0).item()) == 0.0
+
+
+def test_error_if_nonfinite_message():
+    p = Parameter(np.zeros(2, np.float32))
+    p.grad = np.array([np.nan, 1.0], np.float32)
+    with pytest.raises(RuntimeError, match=r"total norm of order 2.0 .* is non-finite.*error_if_nonfinite=False"):
+        clip_grad_norm_([p], 1.0, error_if_nonfinite=True)
+    assert np.isnan(p.grad[0]) and p.grad[1] == 1.0  # unchanged after the error
+    # without the flag torch scales by the NaN norm anyway
+    total = clip_grad_norm_([p], 1.0)
+    assert math.isnan(float(total.item())) and np.isnan(p.grad).all()
+
+
+def test_empty_generator_warns_like_torch():
+    with pytest.warns(UserWarning, match="empty generator"):
+        clip_grad_norm_((p for p in []), 1.0)
+
+
+def test_bad_norm_type_is_named():
+    p = Parameter(np.zeros(2, np.float32))
+    p.grad = np.ones(2, np.float32)
+    with pytest.raises(ValueError, match="norm_type must be a number.*'fro'"):
+        clip_grad_norm_([p], 1.0, norm_type="fro")
+
+
+def test_parameters_vector_round_trip():
+    ps = [Parameter(np.arange(6, dtype=np.float32).reshape(2, 3)), Parameter(np.array([7.0, 8.0], np.float32))]
+    vec = parameters_to_vector(ps)
+    np.testing.assert_array_equal(vec.data, [0, 1, 2, 3, 4, 5, 7, 8])
+    vector_to_parameters(vec.data * 2, ps)
+    np.testing.assert_array_equal(ps[0].data, [[0, 2, 4], [6, 8, 10]])
+    with pytest.raises(ValueError, match="vec has 3 elements, the parameters need 8"):
+        vector_to_parameters(np.zeros(3, np.float32), ps)

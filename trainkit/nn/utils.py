@@ -1,0 +1,176 @@
+"""Gradient utilities with torch.nn.utils' names and arithmetic.
+
+``clip_grad_norm_`` follows torch exactly: the total norm is the ``norm_type``
+norm of the per-tensor norms (each computed in the gradient's dtype), the clip
+coefficient is ``max_norm / (total_norm + 1e-6)`` clamped to 1.0, and every
+gradient is multiplied by it in place (so optimizer-owned gradient buffers
+stay aliased). Works on numpy and cupy gradients alike.
+
+>>> # total = clip_grad_norm_(model.parameters(), max_norm=1.0)  # after backward, before step
+"""
+from __future__ import annotations
+
+import math
+import types
+import warnings
+
+import numpy as np
+
+from ..autograd.tensor import Tensor
+from ..backend import device_of, get_array_module, to_device
+
+__all__ = [
+    "clip_grad_norm_",
+    "clip_grad_value_",
+    "clip_grads_with_norm_",
+    "get_total_norm",
+    "parameters_to_vector",
+    "vector_to_parameters",
+]
+
+
+def _as_list(parameters) -> list:
+    if isinstance(parameters, Tensor):
+        return [parameters]
+    return list(parameters)
+
+
+def _grads(parameters) -> list:
+    return [p.grad for p in parameters if p.grad is not None]
+
+
+def _norm_type(norm_type) -> float:
+    try:
+        value = float(norm_type)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"norm_type must be a number (1, 2, any p, 'inf' or float('inf')), got {norm_type!r}"
+        ) from None
+    if math.isnan(value):
+        raise ValueError("norm_type must not be NaN")
+    return value
+
+
+def _vector_norm(x, p: float):
+    """``torch.linalg.vector_norm(x, p)`` over all elements, as a 0-d array of x's dtype."""
+    xp = get_array_module(x)
+    a = xp.abs(x.ravel())
+    if a.size == 0:
+        return xp.zeros((), dtype=x.dtype)
+    if p == math.inf:
+        return a.max()
+    if p == -math.inf:
+        return a.min()
+    if p == 0:
+        return xp.asarray(xp.count_nonzero(a), dtype=x.dtype)
+    if p == 1:
+        return a.sum()
+    if p == 2:
+        return xp.sqrt(xp.dot(a, a))
+    return (a**p).sum() ** (1.0 / p)
+
+
+def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = False) -> Tensor:
+    """The ``norm_type`` norm of the per-tensor norms of ``tensors`` (arrays or Tensors).
+
+    Args:
+        tensors: gradients (arrays), Tensors, or one of them.
+        norm_type: 1, 2, any p, ``inf``/``-inf`` or 0 (count of non-zeros).
+        error_if_nonfinite: raise when the total is NaN or infinite.
+
+    Returns:
+        A 0-d Tensor in the dtype of the gradients, on the first one's device.
+    """
+    if isinstance(tensors, Tensor) or hasattr(tensors, "shape"):
+        tensors = [tensors]
+    arrays = [getattr(t, "data", t) if isinstance(t, Tensor) else t for t in tensors]
+    p = _norm_type(norm_type)
+    if not arrays:
+        return Tensor(np.zeros((), dtype=np.float32))
+    first = device_of(arrays[0])
+    norms = [to_device(_vector_norm(a, p), first) for a in arrays]
+    xp = get_array_module(norms[0])
+    dtype = np.result_type(*[n.dtype for n in norms])
+    total = _vector_norm(xp.stack([n.astype(dtype, copy=False) for n in norms]), p)
+    if error_if_nonfinite and not bool(xp.isfinite(total)):
+        raise RuntimeError(
+            f"The total norm of order {p} for gradients from `parameters` is non-finite, so it "
+            "cannot be clipped. To disable this error and scale the gradients by the non-finite "
+            "norm anyway, set `error_if_nonfinite=False`"
+        )
+    return Tensor(total)
+
+
+def clip_grads_with_norm_(parameters, max_norm: float, total_norm) -> None:
+    """Scale gradients in place by ``min(1, max_norm / (total_norm + 1e-6))``."""
+    parameters = _as_list(parameters)
+    grads = _grads(parameters)
+    if not grads:
+        return
+    total = total_norm.data if isinstance(total_norm, Tensor) else total_norm
+    xp = get_array_module(total)
+    total = xp.asarray(total)
+    one = total.dtype.type(1.0)
+    coef = total.dtype.type(float(max_norm)) / (total + total.dtype.type(1e-6))
+    coef = xp.minimum(coef, one)
+    for g in grads:
+        c = to_device(coef, device_of(g)).astype(g.dtype, copy=False)
+        g *= c
+
+
+def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False) -> Tensor:
+    """Clip the gradients of ``parameters`` so their total norm is at most ``max_norm``.
+
+    Call after ``loss.backward()`` and before ``optimizer.step()``.
+
+    Args:
+        parameters: Parameters (an iterable, or one); those without ``.grad`` are skipped.
+        max_norm: the largest allowed total norm.
+        norm_type: 1, 2 (default), any p, or ``inf``.
+        error_if_nonfinite: raise ``RuntimeError`` if the total norm is NaN or
+            infinite (otherwise the gradients are scaled by it anyway, as torch does).
+
+    Returns:
+        The total norm before clipping (a 0-d Tensor).
+    """
+    is_generator = isinstance(parameters, types.GeneratorType)
+    parameters = _as_list(parameters)
+    if is_generator and not parameters:
+        warnings.warn("`parameters` is an empty generator, no gradient clipping will occur.", stacklevel=2)
+    total = get_total_norm(_grads(parameters), norm_type, error_if_nonfinite)
+    clip_grads_with_norm_(parameters, max_norm, total)
+    return total
+
+
+def clip_grad_value_(parameters, clip_value: float) -> None:
+    """Clamp every gradient element of ``parameters`` into ``[-clip_value, clip_value]`` in place."""
+    parameters = _as_list(parameters)
+    v = float(clip_value)
+    for g in _grads(parameters):
+        xp = get_array_module(g)
+        xp.clip(g, -v, v, out=g)
+
+
+def parameters_to_vector(parameters) -> Tensor:
+    """One flat Tensor holding every parameter's values, in order (a copy)."""
+    arrays = [p.data.ravel() for p in _as_list(parameters)]
+    if not arrays:
+        raise ValueError("parameters_to_vector got no parameters")
+    xp = get_array_module(arrays[0])
+    return Tensor(xp.concatenate(arrays))
+
+
+def vector_to_parameters(vec, parameters) -> None:
+    """Copy consecutive slices of the flat ``vec`` into ``parameters`` (in place)."""
+    data = vec.data if isinstance(vec, Tensor) else vec
+    if getattr(data, "ndim", None) != 1:
+        raise TypeError(f"expected vec to be a 1-D array or Tensor, got shape {getattr(data, 'shape', None)}")
+    params = _as_list(parameters)
+    needed = sum(int(p.data.size) for p in params)
+    if needed != data.shape[0]:
+        raise ValueError(f"vec has {data.shape[0]} elements, the parameters need {needed}")
+    offset = 0
+    for p in params:
+        n = int(p.data.size)
+        p.data[...] = to_device(data[offset : offset + n], device_of(p.data)).reshape(p.data.shape)
+        offset += n
