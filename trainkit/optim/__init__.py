@@ -1,0 +1,38 @@
+"""Optimizers with torch.optim's names, arguments, defaults and numerics.
+
+Element-wise algorithms run one rule (:mod:`.kernels.rules`) over flat
+buffers, as plain numpy, a fused numba loop or one cupy kernel; LBFGS,
+Adafactor, Muon and SparseAdam use array code (see their docstrings).
+"""
+from __future__ import annotations
+
+from .adadelta import Adadelta
+from .adafactor import Adafactor
+from .adagrad import Adagrad
+from .adam import Adam
+from .adamax import Adamax
+from .adamw import AdamW
+from .asgd import ASGD
+from .lbfgs import LBFGS
+from .muon import Muon
+from .nadam import NAdam
+from .optimizer import Optimizer, StateDictError, required
+from .radam import RAdam
+from .rmsprop import RMSprop
+from .rprop import Rprop
+from .sgd import SGD
+from .sparse_adam import SparseAdam
+
+__all__ = [
+    "ASGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "LBFGS", "Muon", "NAdam",
+    "Optimizer", "RAdam", "RMSprop", "Rprop", "SGD", "SparseAdam", "StateDictError", "required",
+]
+
+
+def __getattr__(name):
+    # ``trainkit.optim.lr_scheduler`` like ``torch.optim.lr_scheduler``, imported on first use.
+    if name == "lr_scheduler":
+        import importlib
+
+        return importlib.import_module(".lr_scheduler", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,42 @@
+"""Adagrad (Duchi, Hazan & Singer, JMLR 2011).
+
+Same arguments, defaults and numerics as ``torch.optim.Adagrad`` (torch 2.13):
+``clr = lr / (1 + (step - 1) * lr_decay)``, the accumulator ``sum`` starts at
+``initial_accumulator_value``. Dense gradients only (trainkit has no sparse tensors).
+"""
+from __future__ import annotations
+
+from ._checks import check_eps, check_lr, check_weight_decay
+from .elementwise import ElementwiseOptimizer, check_execution_flags
+from .kernels import rules
+
+
+class Adagrad(ElementwiseOptimizer):
+    """Adagrad. Args as torch: lr=1e-2, lr_decay, weight_decay, initial_accumulator_value, eps=1e-10, ..."""
+
+    rule = rules.ADAGRAD
+
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
+                 foreach=None, *, maximize=False, differentiable=False, fused=None):
+        check_execution_flags("Adagrad", foreach, fused, differentiable)
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value, eps=eps,
+                                      foreach=foreach, maximize=maximize, differentiable=differentiable,
+                                      fused=fused))
+
+    def _validate(self, hp):
+        check_lr(hp)
+        if not 0.0 <= hp["lr_decay"]:
+            raise ValueError(f"Invalid lr_decay value: {hp['lr_decay']}")
+        check_weight_decay(hp)
+        if not 0.0 <= hp["initial_accumulator_value"]:
+            raise ValueError(f"Invalid initial_accumulator_value value: {hp['initial_accumulator_value']}")
+        check_eps(hp)
+
+    def _init_state(self, group):
+        return {"sum": float(group["initial_accumulator_value"])}
+
+    def _arguments(self, group, state, fresh):
+        clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+        scalars = dict(clr=clr, weight_decay=group["weight_decay"], eps=group["eps"])
+        return scalars, dict(maximize=group["maximize"], decay=group["weight_decay"] != 0)

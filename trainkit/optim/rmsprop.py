@@ -1,0 +1,44 @@
+"""RMSprop (Hinton, Coursera lecture 6e; centered variant: Graves, 2013).
+
+Same arguments, defaults and numerics as ``torch.optim.RMSprop`` (torch 2.13).
+"""
+from __future__ import annotations
+
+from ._checks import check_eps, check_lr, check_weight_decay
+from .elementwise import ElementwiseOptimizer, check_execution_flags
+from .kernels import rules
+
+
+class RMSprop(ElementwiseOptimizer):
+    """RMSprop. Args as torch: lr=1e-2, alpha=0.99, eps=1e-8, weight_decay, momentum, centered, ..."""
+
+    rule = rules.RMSPROP
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
+                 capturable=False, foreach=None, maximize=False, differentiable=False, fused=None):
+        check_execution_flags("RMSprop", foreach, fused, differentiable, capturable)
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                                      momentum=momentum, centered=centered, capturable=capturable,
+                                      foreach=foreach, maximize=maximize, differentiable=differentiable,
+                                      fused=fused))
+
+    def _validate(self, hp):
+        check_lr(hp)
+        check_eps(hp)
+        if not 0.0 <= hp["momentum"]:
+            raise ValueError(f"Invalid momentum value: {hp['momentum']}")
+        check_weight_decay(hp)
+        if not 0.0 <= hp["alpha"]:
+            raise ValueError(f"Invalid alpha value: {hp['alpha']}")
+
+    def _init_state(self, group):
+        return {"square_avg": 0.0, "grad_avg": 0.0 if group["centered"] else None,
+                "momentum_buffer": 0.0 if group["momentum"] > 0 else None}
+
+    def _arguments(self, group, state, fresh):
+        alpha = group["alpha"]
+        scalars = dict(lr=group["lr"], weight_decay=group["weight_decay"], alpha=alpha,
+                       one_minus_alpha=1 - alpha, eps=group["eps"], momentum=group["momentum"])
+        flags = dict(maximize=group["maximize"], decay=group["weight_decay"] != 0,
+                     centered=group["centered"], use_momentum=group["momentum"] > 0)
+        return scalars, flags

@@ -1,0 +1,65 @@
+"""SGD with momentum, dampening, Nesterov momentum, weight decay and maximize.
+
+Same arguments, defaults and numerics as ``torch.optim.SGD`` (torch 2.13). The
+momentum buffer starts as a copy of the first gradient, as in torch. Nesterov
+momentum: Sutskever et al., "On the importance of initialization and momentum
+in deep learning" (ICML 2013).
+"""
+from __future__ import annotations
+
+from .elementwise import ElementwiseOptimizer, check_execution_flags
+from .kernels import rules
+from .optimizer import required
+
+
+class SGD(ElementwiseOptimizer):
+    """Stochastic gradient descent (optionally with momentum).
+
+    Args:
+        params: Parameters, ``(name, Parameter)`` pairs or param-group dicts.
+        lr: learning rate (default 1e-3).
+        momentum: momentum factor (default 0).
+        dampening: dampening for momentum (default 0).
+        weight_decay: L2 penalty added to the gradient (default 0).
+        nesterov: use Nesterov momentum (needs momentum > 0 and dampening 0).
+        maximize: maximize the objective instead of minimizing.
+        foreach, fused, differentiable: torch execution flags; see
+            :mod:`trainkit.optim.elementwise` for how they map.
+    """
+
+    rule = rules.SGD
+    scalar_state = ()
+
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
+                 maximize=False, foreach=None, differentiable=False, fused=None):
+        check_execution_flags("SGD", foreach, fused, differentiable)
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                        nesterov=nesterov, maximize=maximize, foreach=foreach,
+                        differentiable=differentiable, fused=fused)
+        super().__init__(params, defaults)
+
+    def _validate(self, hp):
+        if hp["lr"] is not required and hp["lr"] < 0.0:
+            raise ValueError(f"Invalid learning rate: {hp['lr']}")
+        if hp["momentum"] < 0.0:
+            raise ValueError(f"Invalid momentum value: {hp['momentum']}")
+        if hp["weight_decay"] < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {hp['weight_decay']}")
+        if hp["nesterov"] and (hp["momentum"] <= 0 or hp["dampening"] != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+
+    def _init_state(self, group):
+        return {"momentum_buffer": 0.0 if group["momentum"] != 0 else None}
+
+    def _init_scalars(self, group):
+        return {"momentum_buffer": None}
+
+    def _begin_step(self, state, group):
+        pass
+
+    def _arguments(self, group, state, fresh):
+        scalars = dict(lr=group["lr"], weight_decay=group["weight_decay"], momentum=group["momentum"],
+                       one_minus_dampening=1 - group["dampening"])
+        flags = dict(maximize=group["maximize"], decay=group["weight_decay"] != 0,
+                     use_momentum=group["momentum"] != 0, first=fresh, nesterov=group["nesterov"])
+        return scalars, flags

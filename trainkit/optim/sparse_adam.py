@@ -1,0 +1,66 @@
+"""SparseAdam: Adam that updates only the rows a gradient touches.
+
+``torch.optim.SparseAdam`` needs sparse gradients (e.g. ``nn.Embedding(sparse=True)``).
+trainkit has no sparse tensors, so the touched rows are the slices along dim 0
+whose gradient is not entirely zero (exactly what an embedding lookup
+produces); untouched rows keep their parameters and moments, as in torch.
+Array code (row gather/scatter), not an element-wise rule: the row selection
+is data dependent. Numerics follow torch 2.13's ``_functional.sparse_adam``.
+"""
+from __future__ import annotations
+
+import math
+
+from ..backend import get_array_module
+from ._checks import check_betas, check_eps, check_lr
+from .optimizer import Optimizer
+
+
+class SparseAdam(Optimizer):
+    """SparseAdam. Args as torch: lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=False."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=False):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, maximize=maximize))
+
+    def _validate(self, hp):
+        check_lr(hp)
+        check_eps(hp)
+        check_betas(hp)
+
+    def _state_shape_must_match(self, key):
+        return key in ("exp_avg", "exp_avg_sq")
+
+    def step(self, closure=None):
+        """Perform a single optimization step."""
+        loss = self._run_closure(closure)
+        for gi, group in enumerate(self.param_groups):
+            beta1, beta2 = group["betas"]
+            for j, p in enumerate(group["params"]):
+                if p.grad is None or not p.requires_grad:
+                    continue
+                xp = get_array_module(p.data)
+                st = self._state.get((gi, j))
+                if st is None:
+                    st = {"step": 0, "exp_avg": xp.zeros_like(p.data), "exp_avg_sq": xp.zeros_like(p.data)}
+                    self._state[(gi, j)] = st
+                st["step"] += 1
+                grad = -p.grad if group["maximize"] else p.grad
+                rows2d = grad.reshape(grad.shape[0], -1) if grad.ndim else grad.reshape(1, 1)
+                idx = xp.nonzero(xp.any(rows2d != 0, axis=1))[0]
+                if idx.size == 0:
+                    continue
+                data = p.data if p.data.ndim else p.data.reshape(1)
+                gv, m, v = grad[idx] if grad.ndim else grad.reshape(1), st["exp_avg"], st["exp_avg_sq"]
+                m, v = (m, v) if m.ndim else (m.reshape(1), v.reshape(1))
+                old_m = m[idx]
+                m_update = (gv - old_m) * (1 - beta1)
+                m[idx] = old_m + m_update
+                old_v = v[idx]
+                v_update = (gv * gv - old_v) * (1 - beta2)
+                v[idx] = old_v + v_update
+                numer = m_update + old_m
+                denom = xp.sqrt(v_update + old_v) + group["eps"]
+                step = st["step"]
+                step_size = group["lr"] * math.sqrt(1 - beta2**step) / (1 - beta1**step)
+                data[idx] = data[idx] + (-step_size) * (numer / denom)
+        return loss
