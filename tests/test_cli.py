@@ -1,0 +1,246 @@
+"""The installed ``trainkit`` command, run as a subprocess from a temporary directory.
+
+Each test starts the venv's console script (next to the running interpreter) in
+``tmp_path``, so the configs and built-in plugins must come from the installed
+package, not the repository checkout.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+TRAINKIT = Path(sys.executable).with_name("trainkit")
+QUICK = ["trainer.max_epochs=1", "trainer.progress=false", "data.n_samples=300"]
+
+pytestmark = pytest.mark.skipif(not TRAINKIT.exists(), reason=f"console script not installed at {TRAINKIT}")
+
+
+def tk(*args, cwd: Path, timeout: float = 180, env=None) -> subprocess.CompletedProcess:
+    """Run the installed ``trainkit`` with ``args`` in ``cwd``."""
+    full_env = dict(os.environ, **(env or {}))
+    full_env.pop("HYDRA_FULL_ERROR", None)
+    return subprocess.run(
+        [str(TRAINKIT), *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env
+    )
+
+
+def run_dirs(cwd: Path) -> list[Path]:
+    """Every job directory (it holds Hydra's ``.hydra``) under ``cwd/runs``."""
+    return sorted(p.parent for p in (cwd / "runs").rglob(".hydra"))
+
+
+def printed_run_dirs(out: str) -> list[Path]:
+    return [Path(m) for m in re.findall(r"^trainkit: run directory (.+)$", out, flags=re.M)]
+
+
+# --------------------------------------------------------------------------- help, speed
+
+
+def test_top_level_help_is_fast_and_lists_commands(tmp_path):
+    tk("--help", cwd=tmp_path)  # warm the file cache
+    start = time.perf_counter()
+    res = tk("--help", cwd=tmp_path)
+    elapsed = time.perf_counter() - start
+    assert res.returncode == 0, res.stderr
+    for command in ("train", "groups", "plugins"):
+        assert re.search(rf"^\s+{command}\b", res.stdout, flags=re.M), res.stdout
+    assert elapsed < 2.0, f"trainkit --help took {elapsed:.2f}s (goal < 0.5 s)"
+
+
+def test_help_imports_no_heavy_module(tmp_path):
+    code = (
+        "import sys, contextlib, io\n"
+        "from trainkit.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()): main(['--help'])\n"
+        "print(sorted(m for m in ('hydra', 'omegaconf', 'numba', 'tensorboardX', 'tqdm') if m in sys.modules))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "[]"
+
+
+def test_unknown_command_suggests(tmp_path):
+    res = tk("trian", cwd=tmp_path)
+    assert res.returncode == 2
+    assert "Did you mean 'train'" in res.stderr
+
+
+def test_train_help_lists_groups_and_registered_optimizers(tmp_path):
+    res = tk("train", "--help", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    line = next(ln for ln in res.stdout.splitlines() if ln.startswith("optimizer:"))
+    for name in ("sgd", "adam", "rmsprop", "adamw"):
+        assert re.search(rf"\b{name}\b", line), line
+    assert "scheduler:" in res.stdout and "model: cnn, linear, mlp" in res.stdout
+    assert not (tmp_path / "runs").exists()
+
+
+def test_cfg_job_prints_the_composed_config_without_a_run(tmp_path):
+    res = tk("train", "optimizer=adam", "lr=1e-3", "optimizer.betas=[0.9,0.99]", "--cfg", "job", "--resolve",
+             cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    cfg = yaml.safe_load(res.stdout)
+    assert cfg["optimizer"]["name"] == "adam"
+    assert cfg["optimizer"]["lr"] == pytest.approx(1e-3)
+    assert cfg["optimizer"]["betas"] == [0.9, 0.99]
+    assert not (tmp_path / "runs").exists()
+
+
+def test_config_dir_adds_user_options(tmp_path):
+    (tmp_path / "myconf" / "model").mkdir(parents=True)
+    (tmp_path / "myconf" / "model" / "wide.yaml").write_text(
+        "name: mlp\n_target_: null\nin_features: null\nnum_classes: null\nhidden_sizes: [128]\n"
+        "activation: tanh\ndropout: 0.0\n"
+    )
+    res = tk("train", "--config-dir", "myconf", "model=wide", "--cfg", "job", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert yaml.safe_load(res.stdout)["model"]["hidden_sizes"] == [128]
+    res = tk("train", "--config-dir", "myconf", "model=wid", cwd=tmp_path)
+    assert res.returncode == 2 and "Did you mean 'wide'" in res.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+# --------------------------------------------------------------------------- training runs
+
+
+@pytest.mark.slow
+def test_default_job_trains_spirals_to_95_percent(tmp_path):
+    res = tk("train", cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    acc = float(re.search(r"^trainkit: val/accuracy ([0-9.]+)$", res.stdout, flags=re.M).group(1))
+    assert acc >= 0.95, res.stdout
+    (printed,) = printed_run_dirs(res.stdout)
+    assert printed.is_dir() and printed.parent == tmp_path / "runs"
+    assert run_dirs(tmp_path) == [printed]
+    assert list((printed / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_adam_with_top_level_lr(tmp_path):
+    res = tk("train", "optimizer=adam", "lr=1e-3", *QUICK, cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    (run,) = run_dirs(tmp_path)
+    saved = yaml.safe_load((run / ".hydra" / "config.yaml").read_text())
+    assert saved["optimizer"]["name"] == "adam"
+    assert saved["lr"] == pytest.approx(1e-3)
+    assert "train/lr/default=0.0010" in res.stdout
+
+
+@pytest.mark.slow
+def test_sweep_gives_one_directory_and_tensorboard_run_per_job(tmp_path):
+    res = tk("train", "-m", "optimizer=sgd,adam,rmsprop", *QUICK, "trainer.checkpoint.enabled=false", cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    dirs = run_dirs(tmp_path)
+    assert len(dirs) == 3
+    # each job directory is named by its number and overrides
+    names = sorted(re.search(r"optimizer=(\w+)", d.name).group(1) for d in dirs)
+    assert names == ["adam", "rmsprop", "sgd"]
+    assert set(printed_run_dirs(res.stdout)) == set(dirs)
+    for d in dirs:
+        assert len(list((d / "tensorboard").glob("events.out.tfevents.*"))) == 1, d
+
+
+@pytest.mark.slow
+def test_two_runs_started_together_get_two_directories(tmp_path):
+    args = [str(TRAINKIT), "train", "trainer=debug", "data.n_samples=200"]
+    procs = [subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=180) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    printed = [printed_run_dirs(out)[0] for out, _ in outs]
+    assert printed[0] != printed[1]
+    assert len(run_dirs(tmp_path)) == 2
+
+
+@pytest.mark.slow
+def test_user_model_by_target(tmp_path):
+    (tmp_path / "mynets.py").write_text(
+        "from trainkit import nn\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self, in_features, num_classes, width=8):\n"
+        "        super().__init__()\n"
+        "        self.body = nn.Sequential(nn.Linear(in_features, width), nn.Tanh(), nn.Linear(width, num_classes))\n"
+        "    def forward(self, x):\n"
+        "        return self.body(x)\n"
+    )
+    res = tk("train", "model._target_=mynets.Net", *QUICK, cwd=tmp_path, env={"PYTHONPATH": str(tmp_path)})
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "body.0.weight" not in res.stderr
+    assert re.search(r"^trainkit: val/accuracy", res.stdout, flags=re.M)
+
+
+# --------------------------------------------------------------------------- config errors
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["optimizer=adamm"], ["unknown optimizer 'adamm'", "Did you mean 'adam'", "adam (trainkit.optimizers)",
+                               "sgd (trainkit.optimizers)"]),
+        (["optimizer.lrr=0.1"], ["optimizer.lrr", "Did you mean 'optimizer.lr'"]),
+        (["trainer.max_epoch=3"], ["trainer.max_epoch", "Did you mean 'trainer.max_epochs'"]),
+        (["lr=abc"], ["lr", "'abc'"]),
+        (["scheduler=cosin"], ["unknown scheduler 'cosin'", "cosine (trainkit.schedulers)"]),
+        (["-m", "optimizer=sgd,adam", "optimizer.amsgrad=true"], ["optimizer.amsgrad", "optimizer=sgd"]),
+    ],
+    ids=["unknown-optimizer", "misspelt-optimizer-key", "misspelt-trainer-key", "non-numeric-lr",
+         "unknown-scheduler", "bad-key-in-one-sweep-job"],
+)
+def test_config_error_exits_nonzero_without_a_run_directory(tmp_path, args, expected):
+    res = tk("train", *args, cwd=tmp_path)
+    assert res.returncode != 0
+    for text in expected:
+        assert text in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr
+    assert not (tmp_path / "runs").exists()
+    assert not (tmp_path / "outputs").exists() and not (tmp_path / "multirun").exists()
+
+
+def test_error_found_while_building_removes_the_run_directory(tmp_path):
+    res = tk("train", "params.freeze=[no_such_layer.*]", *QUICK, cwd=tmp_path)
+    assert res.returncode == 2
+    assert "no_such_layer" in res.stderr and "Traceback" not in res.stderr
+    assert run_dirs(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- plugins, groups
+
+
+def test_plugins_lists_registrations_versions_and_hooks(tmp_path):
+    from trainkit import __version__
+
+    res = tk("plugins", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    blocks = {b.split()[0]: b for b in re.split(r"\n(?=\S)", res.stdout.strip())}
+    opt = blocks["trainkit.optimizers"]
+    assert __version__ in opt.splitlines()[0]
+    assert re.search(r"registers optimizers: .*\badam\b.*\bsgd\b", opt)
+    assert "hooks: register_optimizers" in opt
+    assert "registers schedulers:" in blocks["trainkit.schedulers"]
+    assert "on_log" in blocks["trainkit.tensorboard"]  # the lifecycle hooks of its callback
+
+
+def test_groups_prints_the_table_and_does_not_train(tmp_path):
+    res = tk("groups", "model=cnn", "data=shapes", "data.n_samples=30", "data.image_size=16",
+             "params.freeze=[features.0.*]", "params.param_groups=[{params: 'classifier.*', lr_mult: 10}]",
+             "lr=0.01", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    rows = {ln.split()[0]: ln.split() for ln in res.stdout.splitlines() if ln.strip()}
+    assert rows["classifier.*"][3] == "0.1"
+    assert rows["default"][3] == "0.01"
+    assert rows["(frozen)"][1] == "2"  # features.0.weight and features.0.bias
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("experiment", ["linear_regression", "cnn_shapes", "compare_optimizers"])
+def test_experiment_configs_run(tmp_path, experiment):
+    res = tk("train", f"experiment={experiment}", "trainer.max_epochs=1", "trainer.progress=false",
+             cwd=tmp_path, timeout=600)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "final metrics" in res.stdout

@@ -1,0 +1,6 @@
+"""``python -m trainkit`` runs the ``trainkit`` command."""
+import sys
+
+from .cli import main
+
+sys.exit(main())
