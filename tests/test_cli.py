@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -244,3 +245,147 @@ def test_experiment_configs_run(tmp_path, experiment):
              cwd=tmp_path, timeout=600)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "final metrics" in res.stdout
+
+
+def _table_rows(out: str) -> dict[str, list[str]]:
+    return {ln.split()[0]: ln.split() for ln in out.splitlines() if ln.strip() and not ln.startswith("-")}
+
+
+@pytest.mark.parametrize(
+    "optimizer, expected_default",
+    [(["optimizer=sgd", "optimizer.weight_decay=5e-4"], "0.0005"), (["optimizer=adamw"], "0.01")],
+    ids=["sgd-set", "adamw-signature-default"],
+)
+def test_groups_table_shows_the_optimizers_weight_decay(tmp_path, optimizer, expected_default):
+    res = tk("groups", *optimizer, "params.param_groups=[{params: 'layers.4.*', weight_decay: 0.1}]",
+             "params.no_decay=true", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    rows = _table_rows(res.stdout)
+    assert rows["group"][-1] == "weight_decay"
+    assert rows["default"][-1] == expected_default  # the optimizer's own value, not "(default)"
+    assert rows["layers.4.*"][-1] == "0.1"  # a rule's weight_decay wins
+    assert rows["default/no_decay"][-1] == "0" and rows["layers.4.*/no_decay"][-1] == "0"
+    assert "(default)" not in res.stdout
+
+
+# --------------------------------------------------------------------------- a third-party plugin
+
+
+@pytest.fixture(scope="module")
+def demo_plugin_site(tmp_path_factory):
+    """tests/fixtures/plugin_dist installed with ``pip install --target`` (the venv is left alone)."""
+    import shutil
+
+    fixture = Path(__file__).parent / "fixtures" / "plugin_dist"
+    root = tmp_path_factory.mktemp("demo_plugin")
+    shutil.copytree(fixture, root / "src", ignore=shutil.ignore_patterns("*.egg-info", "build", "__pycache__"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
+         "--target", str(root / "site"), str(root / "src")],
+        capture_output=True, text=True, timeout=180,
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"pip install of the fixture distribution failed:\n{proc.stdout}\n{proc.stderr}")
+    return root / "site"
+
+
+@pytest.mark.slow
+def test_installed_third_party_optimizer_is_selectable_by_name(tmp_path, demo_plugin_site):
+    from trainkit import checkpoint as ckpt
+
+    env_run = dict(os.environ, PYTHONPATH=str(demo_plugin_site))
+    env_run.pop("TRAINKIT_LOAD_PLUGINS", None)
+    env_run.pop("HYDRA_FULL_ERROR", None)
+    res = subprocess.run([str(TRAINKIT), "train", "optimizer=demo_sgd", "lr=null", *QUICK], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=180, env=env_run)
+    assert res.returncode == 0, res.stdout + res.stderr
+    (run,) = run_dirs(tmp_path)
+    saved = yaml.safe_load((run / ".hydra" / "config.yaml").read_text())
+    assert saved["optimizer"]["name"] == "demo_sgd"
+    assert saved["optimizer"]["momentum"] == 0.5  # the generated node took DemoSGD's signature defaults
+    assert "train/lr/default=0.0500" in res.stdout  # lr=null: DemoSGD's own default lr was used
+    (last,) = ckpt.find_checkpoints(run / "checkpoints")[-1:]
+    state = ckpt.load(last)
+    assert state["optimizer"]["param_groups"][0]["momentum"] == 0.5
+    assert all("momentum_buffer" in s for s in state["optimizer"]["state"].values())
+
+    res = subprocess.run([str(TRAINKIT), "plugins"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120, env=env_run)
+    assert res.returncode == 0, res.stderr
+    blocks = {b.split()[0]: b for b in re.split(r"\n(?=\S)", res.stdout.strip())}
+    demo = blocks["demo"]
+    assert demo.splitlines()[0] == "demo 0.3.1 (trainkit-demo-plugin)"
+    assert "registers optimizers: demo_sgd" in demo
+    assert "hooks: register_optimizers" in demo
+
+
+# --------------------------------------------------------------------------- kill and resume
+
+KILLNET = '''
+"""A user model that SIGKILLs its own process at the KILL_AT-th training forward call."""
+import os
+import signal
+
+from trainkit import nn
+
+_calls = 0
+
+
+class Net(nn.Module):
+    def __init__(self, in_features, num_classes, width=16):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(in_features, width), nn.Tanh(), nn.Dropout(0.2),
+                                  nn.Linear(width, num_classes))
+
+    def forward(self, x):
+        global _calls
+        if self.training:
+            _calls += 1
+            if _calls == int(os.environ.get("KILL_AT", "0")):
+                os.kill(os.getpid(), signal.SIGKILL)
+        return self.body(x)
+'''
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(tmp_path):
+    from trainkit import checkpoint as ckpt
+
+    (tmp_path / "killnet.py").write_text(KILLNET)
+    # spirals 300 -> 240 training samples, 8 batches an epoch: 4 epochs = 32 steps, a checkpoint per epoch
+    args = ["train", "model._target_=killnet.Net", "optimizer=sgd", "optimizer.momentum=0.9", "lr=0.05",
+            "scheduler=step", "scheduler.step_size=1", "trainer.max_epochs=4", "trainer.progress=false",
+            "trainer.tensorboard=false", "trainer.checkpoint.keep_last=10", "data.n_samples=300"]
+
+    def train(*extra, cwd, kill_at=0):
+        cwd.mkdir(exist_ok=True)
+        env = {"PYTHONPATH": str(tmp_path), "KILL_AT": str(kill_at)}
+        return tk(*args, *extra, cwd=cwd, env=env)
+
+    killed = train(cwd=tmp_path / "a", kill_at=21)  # step 21: in epoch 3, after the epoch-2 checkpoint
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+    (killed_dir,) = printed_run_dirs(killed.stdout)
+    assert [p.name for p in ckpt.find_checkpoints(killed_dir / "checkpoints")] == [
+        "step-000000008.npz", "step-000000016.npz"]
+
+    resumed = train(f"resume={killed_dir}", cwd=tmp_path / "a")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "config differs" not in resumed.stderr
+    (resumed_dir,) = printed_run_dirs(resumed.stdout)
+    # the resumed run continued from step 16: it saved only the epoch-3 and epoch-4 checkpoints
+    assert [p.name for p in ckpt.find_checkpoints(resumed_dir / "checkpoints")] == [
+        "step-000000024.npz", "step-000000032.npz"]
+
+    straight = train(cwd=tmp_path / "b")
+    assert straight.returncode == 0, straight.stdout + straight.stderr
+    (straight_dir,) = printed_run_dirs(straight.stdout)
+
+    a = ckpt.load(resumed_dir / "checkpoints" / "step-000000032.npz")
+    b = ckpt.load(straight_dir / "checkpoints" / "step-000000032.npz")
+    assert sorted(a["model"]) == sorted(b["model"]) and a["model"]
+    for name in a["model"]:
+        np.testing.assert_array_equal(a["model"][name], b["model"][name], err_msg=name)
+    for idx, entry in b["optimizer"]["state"].items():
+        np.testing.assert_array_equal(a["optimizer"]["state"][idx]["momentum_buffer"], entry["momentum_buffer"])
+    assert a["optimizer"]["param_groups"][0]["lr"] == b["optimizer"]["param_groups"][0]["lr"]
+    assert a["trainer"]["metrics"]["val/loss"] == b["trainer"]["metrics"]["val/loss"]

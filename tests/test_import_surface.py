@@ -72,3 +72,7 @@ def test_import_does_not_pull_heavy_optional_dependencies():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_no_future_import_leaks_into_the_namespace():
+    assert not hasattr(trainkit, "annotations"), "`from __future__ import annotations` leaks trainkit.annotations"

@@ -3,7 +3,6 @@
 The public surface is re-exported here; ``tests/test_import_surface.py`` pins it.
 Importing trainkit does not import Hydra, tensorboardX or cupy.
 """
-from __future__ import annotations
 
 import numpy as _np
 

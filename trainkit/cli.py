@@ -76,6 +76,7 @@ def _train_job(cfg) -> float | None:
         _discard_run_dir(run_dir)
         print(f"trainkit: error: {exc}", file=sys.stderr, flush=True)
         sys.exit(EXIT_CONFIG_ERROR)
+    _print_device(str(cfg.trainer.device), run.trainer.device)
     if run.param_table:
         log.info("parameter groups:\n%s", run.param_table)
     try:
@@ -92,6 +93,16 @@ def _train_job(cfg) -> float | None:
     _print_small_model(run.model)
     value = metrics.get("val/loss", metrics.get("train/loss"))
     return float(value) if value is not None else None
+
+
+def _print_device(requested: str, device) -> None:
+    """Say which device the run uses; with ``auto`` on the CPU, say why cuda was not used."""
+    line = f"trainkit: device {device}"
+    if requested == "auto" and device.type == "cpu":
+        from .backend import cuda_unavailable_reason
+
+        line += f" (trainer.device=auto: {cuda_unavailable_reason()})"
+    print(line, flush=True)
 
 
 def _print_small_model(model, limit: int = 16) -> None:

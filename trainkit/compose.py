@@ -330,6 +330,15 @@ def check_trainer(node) -> None:
     device = str(node.device)
     if not (device in ("cpu", "cuda", "auto") or (device.startswith("cuda:") and device[5:].isdigit())):
         raise ConfigError(f"trainer.device={device!r} is not valid; use {_DEVICES}")
+    if device.startswith("cuda"):
+        from .backend import cuda_unavailable_reason
+
+        reason = cuda_unavailable_reason()
+        if reason is not None:
+            raise ConfigError(
+                f"trainer.device={device!r} cannot be used: {reason}. "
+                "Use trainer.device=auto to fall back to the CPU, or trainer.device=cpu"
+            )
     _choice("trainer.on_nonfinite", node.on_nonfinite, ("error", "skip"))
     clip = node.grad_clip
     _choice("trainer.grad_clip.algorithm", clip.algorithm, ("norm", "value"))
@@ -378,7 +387,10 @@ def build_groups(node, model, base_lr, optimizer=None):
         model: the model (frozen parameters get ``requires_grad=False``).
         base_lr: the run's lr (``lr_mult`` is relative to it); None keeps the
             optimizer's default.
-        optimizer: unused; accepted so callers can pass the optimizer node.
+        optimizer: the ``optimizer`` config node; its ``weight_decay`` (when the
+            optimizer takes one) becomes every group's default, so the table
+            shows the value the run uses (a rule's own ``weight_decay`` and
+            ``no_decay`` still win).
 
     Returns:
         ``(groups, table, plugins)``: the groups for the optimizer, the printed
@@ -392,11 +404,13 @@ def build_groups(node, model, base_lr, optimizer=None):
 
     rules = _plain(node.param_groups) or None
     unfreeze = _plain(node.unfreeze) or {}
+    weight_decay = _optimizer_weight_decay(optimizer)
     try:
         groups = build_param_groups(
             model,
             rules,
             base_lr=None if base_lr is None else float(base_lr),
+            weight_decay=weight_decay,
             freeze=list(_plain(node.freeze) or []) or None,
             no_decay=bool(node.no_decay),
             layer_decay=node.layer_decay,
@@ -408,6 +422,21 @@ def build_groups(node, model, base_lr, optimizer=None):
     if unfreeze:
         plugins.append(_unfreeze_plugin(unfreeze, base_lr, model))
     return groups, format_param_groups(groups, model), plugins
+
+
+def _optimizer_weight_decay(optimizer) -> float | None:
+    """The optimizer node's ``weight_decay`` as a float (None when it has none or it is null)."""
+    if optimizer is None or "weight_decay" not in optimizer:
+        return None
+    value = _plain(optimizer.get("weight_decay"))
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ConfigError(f"optimizer.weight_decay={value!r} is not a number")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"optimizer.weight_decay={value!r} is not a number (e.g. 1e-4)") from None
 
 
 def _unfreeze_plugin(rules: dict, base_lr, model):
@@ -510,7 +539,7 @@ def build_run(cfg, run_dir=None) -> Run:
     model = build_model(cfg.model, info)
     loss = build_loss(cfg.loss)
     base_lr = cfg.optimizer.get("lr") if "lr" in cfg.optimizer else None
-    groups, table, rule_plugins = build_groups(cfg.params, model, base_lr)
+    groups, table, rule_plugins = build_groups(cfg.params, model, base_lr, optimizer=cfg.optimizer)
     optimizer = build_optimizer(cfg.optimizer, groups)
     scheduler = build_scheduler(
         cfg.scheduler, optimizer, steps_per_epoch=max(1, len(train_loader) // int(tcfg.accumulate)),

@@ -403,7 +403,14 @@ def on_save_checkpoint(trainer: "Trainer", checkpoint: Checkpoint) -> None:
 
 @hookspec
 def on_load_checkpoint(trainer: "Trainer", checkpoint: Checkpoint) -> None:
-    """Called when training resumes, after model/optimizer/schedulers were restored.
+    """Called when training resumes: after the model weights, the counters and the
+    loader position were restored, and before the optimizer, the schedulers and
+    the RNG are.
+
+    A plugin restores its own state here and rebuilds any structure it added
+    during training (the ``unfreeze`` plugin re-adds its param groups), so the
+    saved optimizer and scheduler states fit. Work that needs the fully
+    restored state belongs in ``on_fit_start``, which runs after loading.
 
     Args:
         trainer: the running Trainer.

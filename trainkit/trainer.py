@@ -528,10 +528,43 @@ class Trainer:
         return written
 
     def load_checkpoint(self, target: str | Path) -> Path:
-        """Restore the full state from a run directory (newest readable checkpoint) or a file."""
+        """Restore the full state from a run directory (newest readable checkpoint) or a file.
+
+        The order matters and is fixed:
+
+        1. model weights;
+        2. counters (epoch, global_step, skipped_steps, metrics) and the train
+           loader's position; a changed config is warned about;
+        3. ``on_load_checkpoint``: every plugin restores its own state and
+           rebuilds structure it added during training, such as the param
+           groups of parameters unfrozen at an epoch (``unfreeze``), so that
+        4. the optimizer state, the schedulers and the gradient transforms are
+           loaded into an optimizer with the same param groups as when saved;
+        5. the global RNG state, last, so nothing above can consume it.
+        """
         path, state = ckpt.load_latest(target)
         self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(_tree_to_device(state["optimizer"], self.device))
+        counters = state["trainer"]
+        self.epoch = int(counters["epoch"])
+        self.global_step = int(counters["global_step"])
+        self.skipped_steps = int(counters["skipped_steps"])
+        self.metrics.update(counters.get("metrics", {}))
+        if state.get("loader") is not None and hasattr(self.train_loader, "load_state_dict"):
+            self.train_loader.load_state_dict(state["loader"])
+        self._warn_config_changes(path, state.get("config"))
+        if self.hooks is not None:
+            self.hooks("on_load_checkpoint", trainer=self, checkpoint=state)
+        saved_opt = state["optimizer"]
+        try:
+            self.optimizer.load_state_dict(_tree_to_device(saved_opt, self.device))
+        except ValueError as exc:
+            saved_names = [g.get("name", i) for i, g in enumerate(saved_opt.get("param_groups", []))]
+            own_names = [g.get("name", i) for i, g in enumerate(self.optimizer.param_groups)]
+            hint = ""
+            if len(saved_names) != len(own_names):
+                hint = (f" (saved param groups {saved_names}, this run has {own_names}: a plugin that adds "
+                        "param groups, such as unfreeze, must be configured as when the checkpoint was saved)")
+            raise type(exc)(f"cannot restore the optimizer from checkpoint {path}{hint}: {exc}") from exc
         saved = state.get("schedulers", [])
         if len(saved) != len(self.schedulers):
             raise ValueError(
@@ -543,17 +576,7 @@ class Trainer:
         for t, tstate in zip(self.grad_transforms, state.get("grad_transforms", [])):
             if tstate is not None and hasattr(t, "load_state_dict"):
                 t.load_state_dict(tstate)
-        counters = state["trainer"]
-        self.epoch = int(counters["epoch"])
-        self.global_step = int(counters["global_step"])
-        self.skipped_steps = int(counters["skipped_steps"])
-        self.metrics.update(counters.get("metrics", {}))
-        if state.get("loader") is not None and hasattr(self.train_loader, "load_state_dict"):
-            self.train_loader.load_state_dict(state["loader"])
         tk_random.set_rng_state(state["rng"])
-        self._warn_config_changes(path, state.get("config"))
-        if self.hooks is not None:
-            self.hooks("on_load_checkpoint", trainer=self, checkpoint=state)
         self.resumed_from = path
         self.last_checkpoint = path
         log.info("resumed from %s at epoch %d, step %d", path, self.epoch, self.global_step)

@@ -142,3 +142,53 @@ def test_unfreeze_of_parameters_already_optimized_is_an_error():
     model, opt, unf = _setup({"classifier.*": 0})
     with pytest.raises(ParamRuleError, match="already in the optimizer"):
         unf.on_epoch_start(trainer=FakeTrainer(model, opt), epoch=0)
+
+
+# --------------------------------------------------------------------------- resume after an unfreeze
+def _unfreeze_run(run_dir, max_epochs, resume=None):
+    """Momentum SGD + ExponentialLR, ``features.*`` frozen until epoch 2, a checkpoint every epoch."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((24, 3)).astype(np.float64)
+    y = (x @ np.array([[1.0], [-2.0], [0.5]]) + 0.1).astype(np.float64)
+    model = Net().to(dtype=np.float64)
+    groups, _ = param_groups_from_config(model, {"freeze": ["features.*"]}, base_lr=0.05)
+    opt = SGD(groups, lr=0.05, momentum=0.9, weight_decay=1e-3)
+    sched = ExponentialLR(opt, gamma=0.8)
+    loader = DataLoader(TensorDataset(x, y), batch_size=5, shuffle=True, seed=3)
+    ckpt_plugin = registry("callbacks").get("checkpointing")(every_n_epochs=1, keep_last=5, monitor=None)
+    trainer = Trainer(model, nn.MSELoss(), opt, loader, scheduler=sched,
+                      plugins=[Unfreezer({"features.*": {"epoch": 2, "lr_mult": 0.5}}), ckpt_plugin],
+                      max_epochs=max_epochs, run_dir=run_dir, resume=resume, default_plugins=False)
+    trainer.fit()
+    return trainer
+
+
+def test_resume_after_an_unfreeze_continues_bit_identically(tmp_path):
+    straight = _unfreeze_run(tmp_path / "straight", max_epochs=5)
+    first = _unfreeze_run(tmp_path / "split", max_epochs=3)  # unfrozen at epoch 2, checkpoint after epoch 3
+    assert len(first.optimizer.param_groups) == 2
+    resumed = _unfreeze_run(tmp_path / "split", max_epochs=5, resume=tmp_path / "split")
+    assert resumed.resumed_from is not None and resumed.epoch == 5
+    opt, ref = resumed.optimizer, straight.optimizer
+    assert [g["name"] for g in opt.param_groups] == ["default", "unfreeze:features.*"]
+    assert resumed.schedulers[0].base_lrs == straight.schedulers[0].base_lrs  # no duplicated entry
+    assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in ref.param_groups]
+    for (name, p), (_, q) in zip(resumed.model.named_parameters(), straight.model.named_parameters()):
+        np.testing.assert_array_equal(p.data, q.data, err_msg=name)
+    sa, sb = opt.state_dict()["state"], ref.state_dict()["state"]
+    assert sorted(sa) == sorted(sb)
+    for k in sa:
+        np.testing.assert_array_equal(sa[k]["momentum_buffer"], sb[k]["momentum_buffer"], err_msg=str(k))
+
+
+def test_resume_without_the_unfreeze_rule_names_the_groups(tmp_path):
+    _unfreeze_run(tmp_path, max_epochs=3)
+    model = Net().to(dtype=np.float64)
+    groups, _ = param_groups_from_config(model, {"freeze": ["features.*"]}, base_lr=0.05)
+    opt = SGD(groups, lr=0.05, momentum=0.9)
+    x = np.zeros((4, 3))
+    trainer = Trainer(model, nn.MSELoss(), opt, DataLoader(TensorDataset(x, x[:, :1])), max_epochs=4,
+                      resume=tmp_path, default_plugins=False)
+    with pytest.raises(ValueError, match=r"saved param groups \['default', 'unfreeze:features\.\*'\], "
+                                         r"this run has \['default'\].*unfreeze"):
+        trainer.fit()

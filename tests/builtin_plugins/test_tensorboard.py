@@ -143,3 +143,40 @@ def test_needs_a_directory():
     trainer = classification_trainer(None, plugins=[TensorBoardLogger()], max_epochs=1)
     with pytest.raises(PluginHookError, match="tensorboard.*pass log_dir= or give the Trainer a run_dir"):
         trainer.fit()
+
+
+# --------------------------------------------------------------------------- tag names
+def test_tag_names_are_sanitised_once_and_kept_unique():
+    from trainkit.builtin_plugins.tensorboard import TagNames
+
+    tags = TagNames()
+    assert tags("train/loss") == "train/loss"
+    assert tags("train/lr/unfreeze:features.*") == "train/lr/unfreeze_features._"
+    assert tags("train/lr/re:.*seg.* head") == "train/lr/re_._seg.__head"
+    assert tags("/val/loss") == "val/loss"  # tensorboardX strips leading slashes
+    # distinct metric names never share a tag, whichever comes first
+    assert tags("train/lr/a b") == "train/lr/a_b"
+    assert tags("train/lr/a_b") == "train/lr/a_b_2"
+    assert tags("train/lr/a:b") == "train/lr/a_b_3"
+    assert tags("train/lr/a b") == "train/lr/a_b"  # stable on repeat
+    assert tags("train/lr/a_b") == "train/lr/a_b_2"
+
+
+def test_group_names_with_glob_characters_become_valid_tags_without_tensorboardx_messages(tmp_path, caplog):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 2)).astype(np.float32)
+    trainkit.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 1))
+    opt = SGD([{"params": model[0].parameters(), "name": "unfreeze:0.*"},
+               {"params": model[2].parameters(), "name": "re:^2\\..*"}], lr=0.1)
+    trainer = Trainer(model, nn.MSELoss(), opt, DataLoader(TensorDataset(x, x[:, :1]), batch_size=8),
+                      max_epochs=3, log_every=1, run_dir=tmp_path, default_plugins=("progress", "checkpointing"),
+                      config={"params": {"freeze": ["0.*"]}})
+    with caplog.at_level("INFO", logger="tensorboardX"):
+        final = trainer.fit()
+    assert not [r.getMessage() for r in caplog.records if r.name.startswith("tensorboardX")]
+    scalars, _ = read_events(tmp_path / "tensorboard")
+    assert [s for s, _ in scalars["train/lr/unfreeze_0._"]] == list(range(1, 13))
+    assert scalars["train/lr/re__2_.._"][0][1] == pytest.approx(0.1)
+    assert scalars["hparams/train/lr/unfreeze_0._"][0][1] == pytest.approx(final["train/lr/unfreeze:0.*"])
+    assert not [t for t in scalars if ":" in t or "*" in t]

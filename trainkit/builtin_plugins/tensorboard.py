@@ -9,20 +9,58 @@ scalars the Trainer reports through ``on_log`` (``train/loss``,
 summary with the final metrics written into the same writer (tensorboardX's
 ``add_hparams`` would start a separate sub-run). Events are flushed at each
 epoch end, on an exception, at teardown and on SIGTERM.
+
+Metric names become valid TensorBoard tags through :class:`TagNames`: param
+group names such as ``unfreeze:features.*`` hold characters TensorBoard does
+not accept, which tensorboardX would rewrite with a log message on every call.
 """
 from __future__ import annotations
 
 import logging
-
+import re
 import signal
 import threading
 from pathlib import Path
 
 from ..hookspecs import hookimpl
 
-__all__ = ["TensorBoardLogger"]
+__all__ = ["TagNames", "TensorBoardLogger"]
 
 log = logging.getLogger("trainkit.tensorboard")
+
+
+#: Characters TensorBoard accepts in a tag: word characters, ``-``, ``/`` and ``.``
+#: (the rule tensorboardX applies, so a cleaned tag passes through it unchanged).
+_INVALID_TAG_CHARS = re.compile(r"[^-/\w.]")
+
+
+class TagNames:
+    """Maps metric names to valid, unique TensorBoard tags, computing each mapping once.
+
+    An invalid character becomes ``_`` and leading slashes are dropped (as
+    tensorboardX would do, but silently and once per name). Two different
+    metric names never share a tag: the later one gets a ``_2``, ``_3``, ...
+    suffix, and every name keeps its tag for the whole run.
+    """
+
+    def __init__(self) -> None:
+        self._tags: dict[str, str] = {}
+        self._used: set[str] = set()
+
+    def __call__(self, name: str) -> str:
+        tag = self._tags.get(name)
+        if tag is not None:
+            return tag
+        base = _INVALID_TAG_CHARS.sub("_", str(name)).lstrip("/") or "_"
+        tag, n = base, 1
+        while tag in self._used:
+            n += 1
+            tag = f"{base}_{n}"
+        if tag != name:
+            log.debug("metric %r is logged to TensorBoard as %r", name, tag)
+        self._tags[name] = tag
+        self._used.add(tag)
+        return tag
 
 
 def _hparam_value(value):
@@ -50,6 +88,7 @@ class TensorBoardLogger:
         self.hparams = hparams
         self.flush_secs = flush_secs
         self.writer = None
+        self.tags = TagNames()
         self._previous_sigterm = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -68,9 +107,9 @@ class TensorBoardLogger:
 
     @hookimpl
     def on_log(self, trainer, step, metrics):
-        writer = self.writer
-        for tag, value in metrics.items():
-            writer.add_scalar(tag, value, step)
+        writer, tags = self.writer, self.tags
+        for name, value in metrics.items():
+            writer.add_scalar(tags(name), value, step)
 
     @hookimpl
     def on_epoch_end(self, trainer, epoch, metrics):
@@ -84,7 +123,7 @@ class TensorBoardLogger:
 
         hp = self.hparams if self.hparams is not None else hparams_from_config(trainer.config)
         hp = {k: _hparam_value(v) for k, v in hp.items()} or {"run": str(trainer.run_dir)}
-        final = {f"hparams/{k}": float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
+        final = {self.tags(f"hparams/{k}"): float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
         exp, ssi, sei = hparams_summary(hp, final)
         file_writer = self.writer.file_writer
         for summary in (exp, ssi, sei):
