@@ -189,13 +189,41 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear every parameter's gradient (``None`` by default, or zeros in place).
+
+        Also drops ``grad_indices`` (the rows of a row-sparse Embedding gradient),
+        so the next backward starts a fresh set of rows.
+        """
         for p in self.parameters():
+            if getattr(p, "grad_indices", None) is not None:
+                p.grad_indices = None
             if p.grad is None:
                 continue
             if set_to_none:
                 p.grad = None
             else:
                 p.grad[...] = 0
+
+    def apply(self, fn) -> "Module":
+        """Call ``fn(module)`` on every submodule (children first) and on self, e.g. custom init."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def get_submodule(self, target: str) -> "Module":
+        """The submodule at dotted path ``target`` (``""`` is self); a clear error names the missing part."""
+        module = self
+        if target == "":
+            return module
+        for part in target.split("."):
+            if part not in module._modules or module._modules[part] is None:
+                raise AttributeError(
+                    f"{type(module).__name__} has no submodule {part!r} (in {target!r}); "
+                    f"children are {list(module._modules)}"
+                )
+            module = module._modules[part]
+        return module
 
     # ----------------------------------------------------------- devices / dtypes
     def to(self, device=None, dtype=None) -> "Module":
@@ -261,7 +289,7 @@ class Module:
         the returned ``(missing_keys, unexpected_keys)``; wrong shapes still raise.
         """
         own = self._state_tensors()
-        incoming = {k: getattr(v, "data", v) for k, v in state_dict.items()}
+        incoming = {k: (v.data if isinstance(v, Tensor) else v) for k, v in state_dict.items()}
         missing = [k for k in own if k not in incoming]
         unexpected = [k for k in incoming if k not in own]
         wrong = {
@@ -276,7 +304,7 @@ class Module:
                 continue
             src = incoming[k]
             dev = device_of(t.data)
-            src = to_device(src if hasattr(src, "dtype") else np.asarray(src), dev)
+            src = to_device(src if hasattr(src, "astype") else np.asarray(src), dev)
             t.data[...] = src.astype(t.data.dtype, copy=False)
         return _IncompatibleKeys(missing, unexpected)
 
