@@ -296,8 +296,9 @@ def node_for(group: str, name: str, obj) -> type:
     if group == "model":
         specs.append(("_target_", Optional[str], field(default=None)))
     if group == "scheduler":
+        added = {spec[0] for spec in specs}
         for extra in ("interval", "monitor"):
-            if extra not in names:
+            if extra not in added:  # also when the class takes it (plateau's monitor): skipped above
                 specs.append((extra, Optional[str], field(default=None)))
     if group == "data":
         specs += [
