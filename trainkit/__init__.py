@@ -114,3 +114,37 @@ long = _np.int64
 def device(spec="cpu") -> Device:
     """``trainkit.device("cuda:0" if trainkit.cuda_available() else "cpu")``, as torch.device."""
     return Device(spec)
+
+
+# Submodules load on first use (``trainkit.nn.Linear`` after a bare ``import trainkit``, as
+# with torch) without making ``import trainkit`` pay for optim, data or the Trainer up front.
+_LAZY_SUBMODULES = ("nn", "optim", "data", "params", "plugins", "checkpoint", "models", "trainer")
+
+
+def __getattr__(name):
+    import importlib
+
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name == "Trainer":
+        return importlib.import_module(".trainer", __name__).Trainer
+    raise AttributeError(f"module 'trainkit' has no attribute {name!r}")
+
+
+def save(obj: dict, f) -> None:
+    """``torch.save(model.state_dict(), f)`` for trainkit: atomic, pickle-free ``.npz``.
+
+    ``obj`` is plain data (dicts, lists, numbers, strings) and arrays, such as a
+    module's or optimizer's ``state_dict()``; anything else is rejected with an
+    error naming where it sits. See ``trainkit.checkpoint``.
+    """
+    from .checkpoint import save as _save
+
+    _save(f, obj)
+
+
+def load(f) -> dict:
+    """Read what :func:`save` wrote (arrays come back as numpy arrays)."""
+    from .checkpoint import load as _load
+
+    return _load(f)
