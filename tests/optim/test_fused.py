@@ -48,7 +48,7 @@ def test_default_backend_is_fused_on_cpu(monkeypatch):
 
 
 def test_fused_on_large_float32_buffer_is_bit_identical():
-    """Many elements (all threads, vector lanes and the loop tail) with extreme values."""
+    """Many elements (vector lanes and the loop tail) with extreme values."""
     from trainkit.optim.kernels import rules, run_rule
 
     rng = np.random.default_rng(3)

@@ -9,19 +9,41 @@ rule over contiguous runs of parameters that have a gradient and share their
 scalar state: one kernel launch per group in the usual case, several only when
 some parameters were skipped on earlier steps (their step counts differ).
 
-Execution flags: ``fused=None`` (default) or ``True`` runs the fused kernel
-(numba on CPU, one cupy ElementwiseKernel on GPU); ``fused=False`` runs the
-plain array path. ``foreach`` is accepted and has no effect (both paths already
-work on whole flat buffers); ``capturable`` is accepted and ignored (no CUDA
-graphs); ``differentiable=True`` is rejected (trainkit does not differentiate
-through optimizer steps).
+The usual case (gradients written by autograd into the flat gradient buffer,
+every parameter with the same step count) takes a short path: a few identity
+checks per parameter and one kernel prepared on the first step
+(:func:`~trainkit.optim.kernels.bind_rule`) and reused, so the fixed cost of a
+step stays around ten microseconds. Anything else (skipped or reassigned
+gradients, fresh state, a parameter whose array was replaced) goes through the
+general path, which produces the same numbers.
+
+Execution flags: ``fused=True`` runs the fused kernel (numba on CPU, one cupy
+ElementwiseKernel on GPU); ``fused=False`` runs the plain array path.
+``fused=None`` (default) is the fused kernel too, except that on CPU a bucket
+smaller than ``PLAIN_WARMUP_NUMEL`` elements runs its first
+``PLAIN_WARMUP_STEPS`` steps on the plain path: the numbers are identical
+(tested), and short runs of small models (tests, smoke runs, ``trainkit``
+subprocesses) never pay numba's import and cache load (about one second once
+per process). ``TRAINKIT_OPTIM_BACKEND=numba`` skips that warm-up,
+``TRAINKIT_OPTIM_BACKEND=numpy`` forces the plain path everywhere; the variable
+is read when a kernel is prepared. ``foreach`` is accepted and has no effect
+(both paths already work on whole flat buffers); ``capturable`` is accepted and
+ignored (no CUDA graphs); ``differentiable=True`` is rejected (trainkit does not
+differentiate through optimizer steps).
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .flat import FlatBucket, LayoutChanged
-from .kernels import Rule, run_rule
-from .kernels.rule import default_backend
+from .kernels import Rule, bind_rule
+from .kernels.rule import default_backend, forced_backend
 from .optimizer import Optimizer
+
+# fused=None on CPU: buckets smaller than this run their first PLAIN_WARMUP_STEPS steps on the
+# plain numpy path (identical numbers), so short runs of small models never pay numba's ~1 s import.
+PLAIN_WARMUP_NUMEL = 65_536
+PLAIN_WARMUP_STEPS = 100
 
 
 def check_execution_flags(name: str, foreach=None, fused=None, differentiable=False, capturable=False) -> None:
@@ -82,7 +104,7 @@ class ElementwiseOptimizer(Optimizer):
             by_kind.setdefault(key, []).append(j)
         buckets, where = [], [None] * len(group["params"])
         for indices in by_kind.values():
-            bucket = FlatBucket([group["params"][j] for j in indices], indices)
+            bucket = FlatBucket([group["params"][j] for j in indices], indices, gi, len(group["params"]))
             for k, j in enumerate(indices):
                 where[j] = (len(buckets), k)
             buckets.append(bucket)
@@ -159,10 +181,23 @@ class ElementwiseOptimizer(Optimizer):
         bucket._initialised.add(name)
 
     # ------------------------------------------------------------ step
-    def _backend(self, group: dict, xp) -> str:
+    @staticmethod
+    def _warming_up(group: dict, bucket: FlatBucket) -> bool:
+        """Whether ``bucket`` is still in its plain-path warm-up (``fused=None``, small, CPU)."""
+        return (
+            group.get("fused") is None
+            and bucket.steps < PLAIN_WARMUP_STEPS
+            and bucket.numel < PLAIN_WARMUP_NUMEL
+            and bucket.xp is np
+        )
+
+    def _backend(self, group: dict, bucket: FlatBucket) -> str:
+        """The backend for this step of ``bucket`` (see the module docstring on ``fused``)."""
         if group.get("fused") is False:
             return "numpy"
-        return default_backend(xp)
+        if self._warming_up(group, bucket) and forced_backend() != "numba":
+            return "numpy"
+        return default_backend(bucket.xp)
 
     def step(self, closure=None):
         """Perform a single optimization step (``closure`` re-evaluates the loss, optional)."""
@@ -174,7 +209,71 @@ class ElementwiseOptimizer(Optimizer):
 
     def _step_bucket(self, gi: int, group: dict, b: int) -> None:
         bucket = self._buckets[gi][b]
-        params = [group["params"][j] for j in bucket.indices]
+        group_params = group["params"]
+        params = group_params if bucket.whole else [group_params[j] for j in bucket.indices]
+        init = self._init_state(group)
+        used = tuple(name for name, value in init.items() if value is not None)
+        if not (bucket.ready(params) and self._step_uniform(group, bucket, used)):
+            self._step_segments(gi, group, bucket, params, init, used)
+        bucket.steps += 1
+
+    def _step_uniform(self, group: dict, bucket: FlatBucket, used: tuple) -> bool:
+        """The usual step: every parameter has a gradient in the buffer and the same scalar state.
+
+        One prepared kernel runs over the whole bucket. Returns False (having
+        changed nothing) when the general path is needed.
+        """
+        allocated = self._allocated(bucket)
+        for name in used:
+            if name not in allocated:
+                return False
+        state = self._state
+        keys = bucket.state_keys
+        first = state.get(keys[0])
+        if first is None:
+            return False
+        shared = True
+        for key in keys[1:]:
+            st = state.get(key)
+            if st is not first:
+                if st is None or st != first:
+                    return False
+                shared = False
+        if not shared:
+            # Equal scalar state: the parameters now share one dict, advanced once per step
+            # (the general path gives each its own copy again before touching any).
+            for key in keys:
+                state[key] = first
+        self._begin_step(first, group)
+        scalars, flags = self._arguments(group, first, False)
+        self._runner(group, bucket, 0, len(keys), used, flags)(scalars)
+        self._end_step(first, group)
+        return True
+
+    def _runner(self, group: dict, bucket: FlatBucket, k: int, end: int, used: tuple, flags: dict):
+        """The prepared rule over parameters ``k:end`` of ``bucket`` (cached on the bucket).
+
+        The backend is resolved (environment read, kernel compiled or loaded
+        from numba's cache) on a cache miss only.
+        """
+        key = (k, end, group.get("fused"), self._warming_up(group, bucket), used, tuple(flags.items()))
+        run = bucket.runners.get(key)
+        if run is None:
+            a, e = bucket.offsets[k], bucket.offsets[end]
+            arrays = {"param": bucket.data[a:e], "grad": bucket.grad[a:e]}
+            for name in self.rule.arrays[2:]:
+                arrays[name] = bucket.state[name][a:e] if name in used else None
+            run = bind_rule(self.rule, arrays, flags, backend=self._backend(group, bucket))
+            bucket.runners[key] = run
+        return run
+
+    def _step_segments(self, gi: int, group: dict, bucket: FlatBucket, params: list, init: dict,
+                       used: tuple) -> None:
+        """The general step: skipped parameters, fresh state, differing step counts, reassigned arrays.
+
+        The rule runs over each maximal run of parameters that have a gradient
+        and share their scalar state.
+        """
         try:
             valid = bucket.sync(params)
         except LayoutChanged:
@@ -184,9 +283,11 @@ class ElementwiseOptimizer(Optimizer):
             return
         if not any(valid):
             return
-        init = self._init_state(group)
-        arrays_used = {name: value for name, value in init.items() if value is not None}
-        for name in arrays_used:
+        for key in bucket.state_keys:  # un-share the scalar state the short path may have shared
+            st = self._state.get(key)
+            if st is not None:
+                self._state[key] = dict(st)
+        for name in used:
             if name not in self._allocated(bucket):
                 self._fill_new_buffer(gi, bucket, name)
         states, fresh = [], []
@@ -201,11 +302,10 @@ class ElementwiseOptimizer(Optimizer):
                 st = self._init_scalars(group)
                 self._state[(gi, j)] = st
                 a, e = bucket.span(k)
-                for name, value in arrays_used.items():
-                    bucket.state[name][a:e] = value
+                for name in used:
+                    bucket.state[name][a:e] = init[name]
             self._begin_step(st, group)
             states.append(st)
-        backend = self._backend(group, bucket.xp)
         k = 0
         n = len(states)
         while k < n:
@@ -220,12 +320,8 @@ class ElementwiseOptimizer(Optimizer):
                 and (fresh[end],) + self._segment_key(states[end]) == key
             ):
                 end += 1
-            a, e = bucket.offsets[k], bucket.offsets[end]
             scalars, flags = self._arguments(group, states[k], fresh[k])
-            arrays = {"param": bucket.data[a:e], "grad": bucket.grad[a:e]}
-            for name in self.rule.arrays[2:]:
-                arrays[name] = bucket.state[name][a:e] if name in arrays_used else None
-            run_rule(self.rule, arrays, scalars, flags, backend=backend)
+            self._runner(group, bucket, k, end, used, flags)(scalars)
             k = end
         for st in states:
             if st is not None:

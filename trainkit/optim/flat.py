@@ -25,9 +25,14 @@ class FlatBucket:
         offsets: start of each parameter in the flat buffers (``offsets[-1]`` = numel).
         data, grad: the flat parameter and gradient buffers.
         state: flat state buffers by name, allocated on first use.
+        state_keys: the optimizer's state keys ``(group index, index)`` of the parameters.
+        whole: True when the bucket holds all of its group's parameters, in order.
+        runners: prepared kernels over the whole bucket (see ``kernels.bind_rule``), by
+            backend, state arrays and flags.
+        steps: how many steps the optimizer has taken on this bucket.
     """
 
-    def __init__(self, params: list, indices: list[int]):
+    def __init__(self, params: list, indices: list[int], group_index: int = 0, group_size: int | None = None):
         first = params[0].data
         self.xp = get_array_module(first)
         self.dtype = first.dtype
@@ -42,6 +47,10 @@ class FlatBucket:
         self.data = self.xp.empty(self.numel, dtype=self.dtype)
         self.grad = self.xp.zeros(self.numel, dtype=self.dtype)
         self.state: dict = {}
+        self.state_keys = [(group_index, j) for j in self.indices]
+        self.whole = self.indices == list(range(len(params) if group_size is None else group_size))
+        self.runners: dict = {}
+        self.steps = 0
         self.data_views, self.grad_views = [], []
         for k, p in enumerate(params):
             a, b = offsets[k], offsets[k + 1]
@@ -58,6 +67,19 @@ class FlatBucket:
 
     def span(self, k: int) -> tuple[int, int]:
         return self.offsets[k], self.offsets[k + 1]
+
+    def ready(self, params: list) -> bool:
+        """True when every parameter still views the buffers and has its gradient in ``grad``.
+
+        This is the state after a backward pass into the gradient views; then a
+        step needs no :meth:`sync`.
+        """
+        if len(params) != len(self.data_views):
+            return False
+        for p, data, grad in zip(params, self.data_views, self.grad_views):
+            if p.grad is not grad or p.data is not data or not p.requires_grad:
+                return False
+        return True
 
     def sync(self, params: list) -> list[bool]:
         """Re-attach reassigned ``.data``/``.grad``; return which parameters have a gradient.

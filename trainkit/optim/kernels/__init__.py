@@ -5,15 +5,18 @@ function over scalars or arrays that calls math through a namespace ``M``.
 :class:`.rule.Rule` describes its inputs; the backends compile it:
 
 * :mod:`.numpy_backend` calls the rule on whole flat arrays (the "plain" path);
-* :mod:`.numba_backend` generates a module with one ``numba.njit(parallel=True)``
-  loop that calls the rule per element (the fused single-pass CPU path);
+* :mod:`.numba_backend` generates a module with a serial and a ``prange``
+  numba loop that call the rule per element (the fused single-pass CPU path;
+  small buffers run serially, large ones on numba's thread pool);
 * :mod:`.cupy_backend` translates the rule into one ``cupy.ElementwiseKernel``
   (a single launch per parameter group on GPU).
 
-:func:`run_rule` picks the backend for a set of flat arrays.
+:func:`bind_rule` prepares a rule for repeated runs over one set of flat arrays
+(backend, compiled kernel and argument order resolved once); :func:`run_rule`
+runs it once.
 """
 from __future__ import annotations
 
-from .rule import Rule, run_rule
+from .rule import Rule, bind_rule, run_rule
 
-__all__ = ["Rule", "run_rule"]
+__all__ = ["Rule", "bind_rule", "run_rule"]

@@ -151,3 +151,16 @@ def run_cupy(rule, arrays, scalars, flags) -> None:
     inputs += [scalars[s] for s in rule.scalars]
     outputs = [arrays[a] for a in rule.arrays if a in present and a in rule.outputs]
     kernel(*inputs, *outputs)
+
+
+def bind_cupy(rule, arrays, flags):
+    """A callable ``run(values)``: one kernel launch per call (through :func:`run_cupy`).
+
+    ``values`` are the rule's scalars in order (Python floats), cast to the arrays' dtype here.
+    """
+    dtype = arrays[rule.arrays[0]].dtype.type
+
+    def run(values) -> None:
+        run_cupy(rule, arrays, {k: dtype(v) for k, v in zip(rule.scalars, values)}, flags)
+
+    return run

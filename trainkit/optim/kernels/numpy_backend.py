@@ -37,17 +37,24 @@ def bind(fn, xp):
     return bound
 
 
-def run_numpy(rule, arrays, scalars, flags) -> None:
-    """Evaluate ``rule`` on whole arrays and write its outputs back in place."""
+def bind_numpy(rule, arrays, flags):
+    """A callable ``run(values)`` evaluating ``rule`` on whole arrays, in place.
+
+    ``values`` are the rule's scalars in order (Python floats); each is cast to
+    the arrays' dtype first, exactly as numpy would cast it against the array.
+    """
     param = arrays[rule.arrays[0]]
-    xp = get_array_module(param)
-    args = [arrays[a] if arrays.get(a) is not None else param for a in rule.arrays]
-    args += [scalars[s] for s in rule.scalars]
-    args += [flags[f] for f in rule.flags]
-    results = bind(rule.fn, xp)(*args)
-    for name, value in zip(rule.outputs, results):
-        target = arrays.get(name)
-        if target is None:
-            continue
-        if value is not target:
-            target[...] = value
+    dtype = param.dtype.type
+    fn = bind(rule.fn, get_array_module(param))
+    inputs = [arrays[a] if arrays.get(a) is not None else param for a in rule.arrays]
+    flag_values = [flags[f] for f in rule.flags]
+    targets = [arrays.get(name) for name in rule.outputs]
+
+    def run(values) -> None:
+        results = fn(*inputs, *[dtype(v) for v in values], *flag_values)
+        for target, value in zip(targets, results):
+            if target is not None and value is not target:
+                target[...] = value
+
+    return run
+

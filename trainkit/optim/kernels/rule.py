@@ -68,7 +68,7 @@ def default_backend(xp) -> str:
     ``TRAINKIT_OPTIM_BACKEND`` (``numpy``, ``numba``, ``cupy``) overrides the
     choice for CPU arrays (``numpy``/``numba``) and GPU arrays (``cupy``/``numpy``).
     """
-    forced = os.environ.get("TRAINKIT_OPTIM_BACKEND", "").strip().lower()
+    forced = forced_backend()
     if xp is np:
         if forced == "numpy":
             return "numpy"
@@ -78,8 +78,64 @@ def default_backend(xp) -> str:
     return "numpy" if forced == "numpy" else "cupy"
 
 
+def forced_backend() -> str:
+    """``$TRAINKIT_OPTIM_BACKEND`` lower-cased (``""`` when unset)."""
+    return os.environ.get("TRAINKIT_OPTIM_BACKEND", "").strip().lower()
+
+
+def bind_rule(rule: Rule, arrays: dict, flags: dict, backend: str | None = None) -> Callable[[dict], None]:
+    """Prepare ``rule`` for repeated runs over the same flat arrays.
+
+    Everything that does not change between steps (the backend, the compiled
+    kernel, the argument order) is resolved here, once; the returned
+    ``run(scalars)`` only casts the scalars and launches. Optimizers keep one
+    per bucket, so a step of a small model costs microseconds.
+
+    Args:
+        rule: the rule.
+        arrays: flat contiguous arrays of one dtype and device (name -> array;
+            optional ones may be None or missing). They are updated in place by each run.
+        flags: Python bools (compile-time constants of the fused kernels).
+        backend: ``"numpy"`` (plain), ``"numba"`` (fused CPU), ``"cupy"`` (fused GPU)
+            or None for the fastest available one.
+
+    Returns:
+        ``run(scalars)``, where ``scalars`` maps each of ``rule.scalars`` to a
+        Python float; each is cast to the arrays' dtype (as numpy casts a Python
+        float against an array) before the rule sees it.
+    """
+    param = arrays[rule.arrays[0]]
+    xp = get_array_module(param)
+    if backend is None:
+        backend = default_backend(xp)
+    flag_values = {k: bool(flags[k]) for k in rule.flags}
+    names = rule.scalars
+    if backend == "numpy":
+        from .numpy_backend import bind_numpy
+
+        launch = bind_numpy(rule, arrays, flag_values)
+    elif backend == "numba":
+        if xp is not np:
+            raise ValueError("the numba backend runs on numpy (CPU) arrays only")
+        from .numba_backend import bind_numba
+
+        launch = bind_numba(rule, arrays, flag_values)
+    elif backend == "cupy":
+        from .cupy_backend import bind_cupy
+
+        launch = bind_cupy(rule, arrays, flag_values)
+    else:
+        raise ValueError(f"unknown optimizer backend {backend!r}; expected 'numpy', 'numba' or 'cupy'")
+
+    def run(scalars: dict) -> None:
+        launch([scalars[k] for k in names])
+
+    run.backend = backend
+    return run
+
+
 def run_rule(rule: Rule, arrays: dict, scalars: dict, flags: dict, backend: str | None = None) -> None:
-    """Apply ``rule`` in place to flat 1-D ``arrays`` (dict name -> array or None).
+    """Apply ``rule`` once, in place, to flat 1-D ``arrays`` (see :func:`bind_rule`).
 
     Args:
         rule: the rule.
@@ -89,26 +145,4 @@ def run_rule(rule: Rule, arrays: dict, scalars: dict, flags: dict, backend: str 
         backend: ``"numpy"`` (plain), ``"numba"`` (fused CPU), ``"cupy"`` (fused GPU)
             or None for the fastest available one.
     """
-    param = arrays[rule.arrays[0]]
-    xp = get_array_module(param)
-    if backend is None:
-        backend = default_backend(xp)
-    dtype = param.dtype.type
-    cast = {k: dtype(scalars[k]) for k in rule.scalars}
-    flag_values = {k: bool(flags[k]) for k in rule.flags}
-    if backend == "numpy":
-        from .numpy_backend import run_numpy
-
-        run_numpy(rule, arrays, cast, flag_values)
-    elif backend == "numba":
-        if xp is not np:
-            raise ValueError("the numba backend runs on numpy (CPU) arrays only")
-        from .numba_backend import run_numba
-
-        run_numba(rule, arrays, cast, flag_values)
-    elif backend == "cupy":
-        from .cupy_backend import run_cupy
-
-        run_cupy(rule, arrays, cast, flag_values)
-    else:
-        raise ValueError(f"unknown optimizer backend {backend!r}; expected 'numpy', 'numba' or 'cupy'")
+    bind_rule(rule, arrays, flags, backend)(scalars)
