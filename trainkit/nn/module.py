@@ -12,7 +12,7 @@ import numpy as np
 
 from ..autograd.tensor import Tensor
 from ..backend import Device, device_of, to_device
-from .parameter import Parameter
+from .parameter import Parameter, clear_grad
 
 
 class StateDictMismatchError(RuntimeError):
@@ -195,14 +195,7 @@ class Module:
         so the next backward starts a fresh set of rows.
         """
         for p in self.parameters():
-            if getattr(p, "grad_indices", None) is not None:
-                p.grad_indices = None
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                p.grad[...] = 0
+            clear_grad(p, set_to_none)
 
     def apply(self, fn) -> "Module":
         """Call ``fn(module)`` on every submodule (children first) and on self, e.g. custom init."""

@@ -23,3 +23,20 @@ class Parameter(Tensor):
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
+
+
+def clear_grad(param: Tensor, set_to_none: bool = True) -> None:
+    """Reset one parameter's gradient, as ``zero_grad`` does for every parameter.
+
+    Shared by ``Module.zero_grad`` and ``Optimizer.zero_grad`` so both also drop
+    ``grad_indices`` (the rows of a row-sparse Embedding gradient): otherwise
+    rows from earlier steps would leak into the next SparseAdam update.
+    """
+    if getattr(param, "grad_indices", None) is not None:
+        param.grad_indices = None
+    if param.grad is None:
+        return
+    if set_to_none:
+        param.grad = None
+    else:
+        param.grad[...] = 0

@@ -16,6 +16,7 @@ from numbers import Real
 import numpy as np
 
 from ..autograd import enable_grad
+from ..nn.parameter import clear_grad
 from ..backend import device_of, get_array_module, to_device
 from .param_groups import (
     check_disjoint,
@@ -177,12 +178,7 @@ class Optimizer:
         """Reset gradients: to None (default, as torch) or to zeros in place."""
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    p.grad[...] = 0
+                clear_grad(p, set_to_none)
 
     def step(self, closure=None):  # pragma: no cover - abstract
         """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""

@@ -1,9 +1,12 @@
 """SparseAdam: Adam that updates only the rows a gradient touches.
 
 ``torch.optim.SparseAdam`` needs sparse gradients (e.g. ``nn.Embedding(sparse=True)``).
-trainkit has no sparse tensors, so the touched rows are the slices along dim 0
-whose gradient is not entirely zero (exactly what an embedding lookup
-produces); untouched rows keep their parameters and moments, as in torch.
+trainkit has no sparse tensors: a row-sparse gradient is the dense ``p.grad`` plus
+``p.grad_indices``, the rows the sparse gradient holds (set by
+``nn.Embedding(sparse=True)``). Those rows are updated even where their gradient
+is zero, as torch does for the entries of a sparse gradient. Without
+``grad_indices`` the rows whose gradient is not entirely zero are used.
+Untouched rows keep their parameters and moments, as in torch.
 Array code (row gather/scatter), not an element-wise rule: the row selection
 is data dependent. Numerics follow torch 2.13's ``_functional.sparse_adam``.
 """
@@ -46,7 +49,11 @@ class SparseAdam(Optimizer):
                 st["step"] += 1
                 grad = -p.grad if group["maximize"] else p.grad
                 rows2d = grad.reshape(grad.shape[0], -1) if grad.ndim else grad.reshape(1, 1)
-                idx = xp.nonzero(xp.any(rows2d != 0, axis=1))[0]
+                idx = getattr(p, "grad_indices", None)
+                if idx is None or not grad.ndim:
+                    idx = xp.nonzero(xp.any(rows2d != 0, axis=1))[0]
+                else:
+                    idx = xp.asarray(idx)
                 if idx.size == 0:
                     continue
                 data = p.data if p.data.ndim else p.data.reshape(1)
