@@ -294,3 +294,13 @@ def test_check_config_on_the_default_config(toy_plugin):
     assert cfg.scheduler.T_max == cfg.trainer.max_epochs
     check_config(cfg)
     assert np.isclose(cfg.optimizer.lr, 0.01)
+
+
+def test_digits_without_scikit_learn_is_a_config_error_naming_the_extra(monkeypatch):
+    """A missing optional dependency is reported like any other config error, not a traceback."""
+    from trainkit.compose import build_data
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    with pytest.raises(ConfigError, match=r"data=digits: .*trainkit\[datasets\]"):
+        build_data(OmegaConf.create({"name": "digits", "batch_size": 8}))

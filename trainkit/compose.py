@@ -174,7 +174,7 @@ def build_data(node, seed: int = 0):
     kwargs = call_kwargs("data", node, factory, extra_keys=LOADER_KEYS)
     try:
         splits = factory(**kwargs)
-    except (ValueError, TypeError, FileNotFoundError) as exc:
+    except (ValueError, TypeError, FileNotFoundError, ImportError) as exc:
         raise ConfigError(f"data={node.get('name')}: {exc}") from exc
     loader_cfg = {k: _plain(node[k]) for k in LOADER_KEYS if k in node}
     batch_size = int(loader_cfg.get("batch_size") or 64)
