@@ -37,6 +37,23 @@ def clip_cases(torch):
                 tp.grad = torch.from_numpy(g.copy())
             ref = lambda tps=tps: torch.nn.utils.clip_grad_norm_(tps, 1e9)  # noqa: E731
         cases.append(Case(f"clip_grad_norm_ {label}", lambda ps=ps: clip_grad_norm_(ps, 1e9), ref, items=items))
+        # Clipping for real: both sides first restore the original gradients (the same copy
+        # on each side), so every call scales by max_norm / norm < 1.
+        def tk_clip(ps=ps, grads=grads):
+            for p, g in zip(ps, grads):
+                p.grad[...] = g
+            return clip_grad_norm_(ps, 1.0)
+
+        ref_clip = None
+        if torch is not None:
+            t_grads = [torch.from_numpy(g) for g in grads]
+
+            def ref_clip(tps=tps, t_grads=t_grads):
+                for tp, g in zip(tps, t_grads):
+                    tp.grad.copy_(g)
+                return torch.nn.utils.clip_grad_norm_(tps, 1.0)
+
+        cases.append(Case(f"copy + clip_grad_norm_ {label} (clips)", tk_clip, ref_clip, items=items))
     return cases
 
 

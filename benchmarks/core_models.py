@@ -1,4 +1,4 @@
-"""Forward + backward + a plain SGD update of the core models, trainkit vs PyTorch.
+"""Forward + backward + update of the core models, trainkit vs PyTorch.
 
 Cases (float32, torch with its default thread count):
 - MLP 784-256-256-10 (ReLU), batch 128, CrossEntropyLoss.
@@ -7,7 +7,9 @@ Cases (float32, torch with its default thread count):
 
 Both sides run the same step: ``zero_grad``; ``loss = criterion(model(x), y)``;
 ``loss.backward()``; ``p -= lr * p.grad`` for every parameter. Both models
-start from the same weights (copied as arrays). Run:
+start from the same weights (copied as arrays). The "full Adam step" case uses
+each library's own Adam (``optimizer.zero_grad(); ...; optimizer.step()``) as a
+training loop does. Run:
 ``python benchmarks/core_models.py [--filter cnn] [--repeat 7]``.
 
 On a shared 2-core machine, oversubscribed BLAS threads make the default
@@ -72,25 +74,56 @@ def torch_step(torch, model, x, y):
     return step
 
 
-def build_case(name, factory, x_shape, batch):
+def trainkit_adam_step(model, x, y):
+    criterion = nn.CrossEntropyLoss()
+    optimizer = trainkit.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step():
+        optimizer.zero_grad()
+        loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return step
+
+
+def torch_adam_step(torch, model, x, y):
+    criterion = torch.nn.CrossEntropyLoss()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step():
+        optimizer.zero_grad()
+        loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return step
+
+
+def build_case(name, factory, x_shape, batch, steps=(trainkit_step, torch_step)):
     rng = np.random.default_rng(0)
     x = rng.standard_normal(x_shape).astype(np.float32)
     y = rng.integers(0, 10, size=batch)
     trainkit.manual_seed(0)
     tk_model = factory(nn)
-    tk = trainkit_step(tk_model, trainkit.from_numpy(x), trainkit.from_numpy(y))
+    tk_steps, torch_steps = steps
+    tk = tk_steps(tk_model, trainkit.from_numpy(x), trainkit.from_numpy(y))
     torch = torch_or_none()
     ref = None
     if torch is not None:
         t_model = factory(torch.nn)
         t_model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in tk_model.state_dict().items()})
-        ref = torch_step(torch, t_model, torch.from_numpy(x), torch.from_numpy(y))
+        ref = torch_steps(torch, t_model, torch.from_numpy(x), torch.from_numpy(y))
     return Case(name, tk, ref, items=batch, meta={"unit": "samples"})
 
 
 def cases():
     return [
         build_case("mlp 784-256-256-10 b128 fwd+bwd+sgd", mlp, (128, 784), 128),
+        build_case("mlp 784-256-256-10 b128 full Adam step", mlp, (128, 784), 128,
+                   steps=(trainkit_adam_step, torch_adam_step)),
         build_case("cifar10 cnn b64 fwd+bwd+sgd", cifar_cnn, (64, 3, 32, 32), 64),
     ]
 

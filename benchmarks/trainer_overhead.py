@@ -11,25 +11,27 @@ Cases (float32, SGD lr=0.01 momentum=0.9, CPU):
   MSELoss, 200 steps per call; the Trainer against a raw PyTorch loop (the
   throughput column is steps/s; goal: faster than torch, ratio > 1).
 - ``tiny 2-16-1 bare loop vs torch``: the same without the Trainer.
+- ``trainkit --help``: wall time of the installed command in a fresh process
+  (goal: under 0.5 s); no reference.
 
 Run: ``python benchmarks/trainer_overhead.py [--filter tiny] [--repeat 7]``.
 """
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
 
 import numpy as np
+from harness import Case, run, torch_or_none  # the script's own directory is on sys.path
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # harness.py next to this file
-from harness import Case, run, torch_or_none  # noqa: E402
-
-import trainkit  # noqa: E402
-from trainkit import nn  # noqa: E402
-from trainkit.data.dataset import TensorDataset  # noqa: E402
-from trainkit.data.loader import DataLoader  # noqa: E402
-from trainkit.optim import SGD  # noqa: E402
-from trainkit.trainer import Trainer  # noqa: E402
+import trainkit
+from trainkit import nn
+from trainkit.data.dataset import TensorDataset
+from trainkit.data.loader import DataLoader
+from trainkit.optim import SGD
+from trainkit.trainer import Trainer
 
 LR, MOMENTUM = 0.01, 0.9
 MLP_STEPS, TINY_STEPS = 50, 200  # one fit() per call, as one epoch
@@ -96,6 +98,12 @@ def main(argv=None):
     torch_loop = torch_tiny(torch, xs, ys, 64) if torch is not None else None
     cases.append(Case("tiny 2-16-1 b64: trainer vs torch", with_trainer, torch_loop, items=TINY_STEPS))
     cases.append(Case("tiny 2-16-1 b64: bare loop vs torch", bare, torch_loop, items=TINY_STEPS))
+
+    command = shutil.which("trainkit") or shutil.which("trainkit", path=os.path.dirname(sys.executable))
+    if command is not None:
+        cases.append(Case("trainkit --help (fresh process)",
+                          lambda: subprocess.run([command, "--help"], check=True, capture_output=True),
+                          number=3))
     return run(cases, argv=argv, script="trainer_overhead")
 
 

@@ -54,19 +54,21 @@ def _norm_type(norm_type) -> float:
 def _vector_norm(x, p: float):
     """``torch.linalg.vector_norm(x, p)`` over all elements, as a 0-d array of x's dtype."""
     xp = get_array_module(x)
-    a = xp.abs(x.ravel())
-    if a.size == 0:
+    flat = x.ravel()
+    if flat.size == 0:
         return xp.zeros((), dtype=x.dtype)
+    if p == 2:
+        # the common case: one BLAS dot, no |x| temporary (x.x == |x|.|x| exactly)
+        return xp.sqrt(xp.dot(flat, flat))
+    if p == 0:
+        return xp.asarray(xp.count_nonzero(flat), dtype=x.dtype)
+    a = xp.abs(flat)
     if p == math.inf:
         return a.max()
     if p == -math.inf:
         return a.min()
-    if p == 0:
-        return xp.asarray(xp.count_nonzero(a), dtype=x.dtype)
     if p == 1:
         return a.sum()
-    if p == 2:
-        return xp.sqrt(xp.dot(a, a))
     return (a**p).sum() ** (1.0 / p)
 
 
@@ -113,6 +115,8 @@ def clip_grads_with_norm_(parameters, max_norm: float, total_norm) -> None:
     one = total.dtype.type(1.0)
     coef = total.dtype.type(float(max_norm)) / (total + total.dtype.type(1e-6))
     coef = xp.minimum(coef, one)
+    if xp is np and coef == one:
+        return  # nothing to clip: g * 1.0 == g bit for bit, so skip the pass (not on cupy: no sync)
     for g in grads:
         c = to_device(coef, device_of(g)).astype(g.dtype, copy=False)
         g *= c
