@@ -27,3 +27,11 @@ def check_betas(hp) -> None:
 def check_weight_decay(hp) -> None:
     if not 0.0 <= hp["weight_decay"]:
         raise ValueError(f"Invalid weight_decay value: {hp['weight_decay']}")
+
+
+def check_adam_family(hp) -> None:
+    """The checks every Adam-style optimizer makes, in torch's order: lr, eps, betas, weight_decay."""
+    check_lr(hp)
+    check_eps(hp)
+    check_betas(hp)
+    check_weight_decay(hp)

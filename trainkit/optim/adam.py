@@ -8,7 +8,7 @@ AMSGrad (Reddi et al., ICLR 2018) keeps the running maximum of ``v``, and
 """
 from __future__ import annotations
 
-from ._checks import check_betas, check_eps, check_lr, check_weight_decay
+from ._checks import check_adam_family
 from .elementwise import ElementwiseOptimizer, check_execution_flags
 from .kernels import rules
 
@@ -43,10 +43,7 @@ class Adam(ElementwiseOptimizer):
         super().__init__(params, defaults)
 
     def _validate(self, hp):
-        check_lr(hp)
-        check_eps(hp)
-        check_betas(hp)
-        check_weight_decay(hp)
+        check_adam_family(hp)
 
     def _init_state(self, group):
         return {"exp_avg": 0.0, "exp_avg_sq": 0.0, "max_exp_avg_sq": 0.0 if group["amsgrad"] else None}

@@ -4,7 +4,7 @@ Same arguments, defaults and numerics as ``torch.optim.Adamax`` (torch 2.13).
 """
 from __future__ import annotations
 
-from ._checks import check_betas, check_eps, check_lr, check_weight_decay
+from ._checks import check_adam_family
 from .elementwise import ElementwiseOptimizer, check_execution_flags
 from .kernels import rules
 
@@ -22,10 +22,7 @@ class Adamax(ElementwiseOptimizer):
                                       capturable=capturable, fused=fused))
 
     def _validate(self, hp):
-        check_lr(hp)
-        check_eps(hp)
-        check_betas(hp)
-        check_weight_decay(hp)
+        check_adam_family(hp)
 
     def _init_state(self, group):
         return {"exp_avg": 0.0, "exp_inf": 0.0}

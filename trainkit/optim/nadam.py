@@ -6,7 +6,7 @@ per-parameter ``mu_product``, optional decoupled weight decay (NAdamW).
 """
 from __future__ import annotations
 
-from ._checks import check_betas, check_eps, check_lr, check_weight_decay
+from ._checks import check_adam_family
 from .elementwise import ElementwiseOptimizer, check_execution_flags
 from .kernels import rules
 
@@ -28,10 +28,7 @@ class NAdam(ElementwiseOptimizer):
                                       differentiable=differentiable, fused=fused))
 
     def _validate(self, hp):
-        check_lr(hp)
-        check_eps(hp)
-        check_betas(hp)
-        check_weight_decay(hp)
+        check_adam_family(hp)
         if not 0.0 <= hp["momentum_decay"]:
             raise ValueError(f"Invalid momentum_decay value: {hp['momentum_decay']}")
 

@@ -6,7 +6,7 @@ the rectified update is used only while ``rho_t > 5``; before that the step is
 """
 from __future__ import annotations
 
-from ._checks import check_betas, check_eps, check_lr, check_weight_decay
+from ._checks import check_adam_family
 from .elementwise import ElementwiseOptimizer, check_execution_flags
 from .kernels import rules
 
@@ -26,10 +26,7 @@ class RAdam(ElementwiseOptimizer):
                                       differentiable=differentiable, fused=fused))
 
     def _validate(self, hp):
-        check_lr(hp)
-        check_eps(hp)
-        check_betas(hp)
-        check_weight_decay(hp)
+        check_adam_family(hp)
 
     def _init_state(self, group):
         return {"exp_avg": 0.0, "exp_avg_sq": 0.0}
