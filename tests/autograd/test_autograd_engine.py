@@ -286,3 +286,17 @@ def test_int_tensor_times_float_scalar_becomes_float32():
 def test_only_float_tensors_can_require_grad():
     with pytest.raises(RuntimeError, match="floating point"):
         trainkit.tensor([1, 2], requires_grad=True)
+
+
+def test_scalar_results_of_indexing_and_comparison_are_full_tensors():
+    """x[0], a == b and dataset items are 0-d tensors that print, convert and list like torch's."""
+    import trainkit as tk
+    from trainkit.data import TensorDataset
+
+    x = tk.tensor([1, 2, 3])
+    assert x[0].numpy().shape == () and int(x[0]) == 1
+    assert "tensor(" in repr(x[0]) and x[0].tolist() == 1
+    assert [int(v) for v in x] == [1, 2, 3]
+    assert bool((tk.tensor(1.0) == tk.tensor(1.0)).numpy())
+    _, y = TensorDataset(tk.randn(3, 2), tk.tensor([0, 1, 2]))[1]
+    assert y.numpy().shape == () and "tensor(" in repr(y)

@@ -44,7 +44,9 @@ class Tensor:
     @classmethod
     def _wrap(cls, array, requires_grad: bool = False) -> "Tensor":
         t = Tensor.__new__(Tensor)
-        t.data = array
+        # numpy indexing, comparisons and reductions return scalars (np.int64, np.bool_):
+        # keep .data an array so numpy()/print()/tolist() work on every tensor
+        t.data = np.asarray(array) if isinstance(array, np.generic) else array
         t.grad = None
         t._ctx = None
         t.requires_grad = requires_grad
