@@ -43,6 +43,31 @@ def _c(name, fn, *inputs):
     return OpCase(name, fn, tuple(inputs))
 
 
+def _setitem_into_constant(m, x, v):
+    out = x.detach() * 0.0  # a buffer outside the graph; only v's gradient flows through it
+    out[1] = v * 2.0
+    return out
+
+
+def _setitem_slice_broadcast(m, x, v):
+    out = x * 1.0
+    out[:, 1:3] = v  # v (3, 1) broadcast over two columns
+    return out * out
+
+
+def _setitem_index_list(m, x, v):
+    out = x * 1.0
+    out[[0, 2]] = v
+    return out
+
+
+def _setitem_after_use(m, x, v):
+    out = x * 2.0
+    used = out.sum(dim=1, keepdim=True)  # consumes out before the assignment: sees the old values
+    out[0] = v
+    return used + out
+
+
 N34 = ("n", (3, 4))
 U34 = ("u", (3, 4))
 P34 = ("p", (3, 4))
@@ -73,6 +98,9 @@ CASES = [
     _c("matmul_vec_mat", lambda m, x, y: x @ y, ("n", (4,)), ("n", (4, 3))),
     _c("matmul_mat_vec", lambda m, x, y: x @ y, N34, ("n", (4,))),
     _c("matmul_vec_vec", lambda m, x, y: x @ y, ("n", (4,)), ("n", (4,))),
+    _c("matmul_vec_batched", lambda m, x, y: x @ y, ("n", (4,)), ("n", (2, 4, 3))),
+    _c("matmul_batched_vec", lambda m, x, y: m.matmul(x, y), ("n", (2, 3, 4)), ("n", (4,))),
+    _c("matmul_vec_broadcast_batched", lambda m, x, y: x @ y, ("n", (4,)), ("n", (2, 1, 4, 3))),
     _c("maximum", lambda m, x, y: m.maximum(x, y), U34, ("n", (4,))),
     _c("minimum", lambda m, x, y: m.minimum(x, y), U34, ("n", (3, 1))),
     # unary maths
@@ -138,6 +166,11 @@ CASES = [
     _c("index_slice_and_array", lambda m, x: x[:, [3, 0, 3]], N34),
     _c("index_bool_mask", lambda m, x: x[x > 0], U34),
     _c("index_tensor_long", lambda m, x: x[m.tensor([1, 1, 0])], N34),
+    # assignment (``out[i] = v`` records a differentiable copy-on-write op)
+    _c("setitem_into_constant", _setitem_into_constant, N34, ("n", (4,))),
+    _c("setitem_slice_broadcast", _setitem_slice_broadcast, N34, ("n", (3, 1))),
+    _c("setitem_index_list", _setitem_index_list, N34, ("n", (2, 4))),
+    _c("setitem_after_use", _setitem_after_use, N34, ("n", (4,))),
 ]
 
 CASE_IDS = [c.name for c in CASES]
@@ -157,7 +190,7 @@ def run_trainkit(case, arrays, device="cpu", dtype=np.float64):
     out = case.fn(trainkit, *xs)
     w = output_weights(case, out.shape).astype(dtype)
     (out * trainkit.tensor(w, dtype=dtype, device=device)).sum().backward()
-    grads = [trainkit.tensor(x.grad).numpy() if x.grad is not None else np.zeros(x.shape) for x in xs]
+    grads = [trainkit.tensor(x.grad).numpy() if x.grad is not None else np.zeros(x.shape, dtype=dtype) for x in xs]
     return out.detach().cpu().numpy(), grads, w
 
 
@@ -168,5 +201,5 @@ def run_torch(torch, case, arrays, dtype=np.float64):
     out = case.fn(torch, *xs)
     w = output_weights(case, tuple(out.shape)).astype(dtype)
     (out * torch.tensor(w)).sum().backward()
-    grads = [x.grad.numpy() if x.grad is not None else np.zeros(x.shape) for x in xs]
+    grads = [x.grad.numpy() if x.grad is not None else np.zeros(x.shape, dtype=dtype) for x in xs]
     return out.detach().numpy(), grads, w

@@ -204,6 +204,43 @@ def test_in_place_on_leaf_requiring_grad_raises_while_recording():
         w[0] = 3.0
 
 
+def test_assigning_a_value_that_requires_grad_records_it():
+    w = trainkit.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    out = trainkit.zeros(2, 3)
+    out[0] = w * 2
+    assert out.requires_grad and not out.is_leaf
+    (out * trainkit.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])).sum().backward()
+    np.testing.assert_allclose(w.grad, [2.0, 4.0, 6.0])
+    np.testing.assert_allclose(out.data, [[2.0, 4.0, 6.0], [0.0, 0.0, 0.0]])
+
+
+def test_assignment_into_graph_keeps_earlier_consumers_on_the_old_values():
+    x = trainkit.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    v = trainkit.tensor([10.0, 20.0], requires_grad=True)
+    out = x * 2.0
+    squared = out * out  # saved its inputs before the assignment
+    out[0] = v
+    (squared.sum() + out.sum()).backward()
+    # d/dx sum((2x)^2) = 8x everywhere; out's row 1 still comes from x (2 per element)
+    np.testing.assert_allclose(x.grad, 8.0 * x.data + np.array([[0.0, 0.0], [2.0, 2.0]]))
+    np.testing.assert_allclose(v.grad, [1.0, 1.0])
+    np.testing.assert_allclose(squared.data, (2.0 * x.data) ** 2)
+
+
+def test_assignment_without_gradients_stays_in_place():
+    buf = trainkit.zeros(2, 2)
+    array = buf.data
+    buf[0] = trainkit.tensor([1.0, 2.0])
+    assert buf.data is array and not buf.requires_grad
+    np.testing.assert_allclose(array, [[1.0, 2.0], [0.0, 0.0]])
+
+
+def test_assigning_a_grad_value_into_an_integer_tensor_is_refused():
+    labels = trainkit.tensor([1, 2, 3])
+    with pytest.raises(RuntimeError, match="only floating point tensors can carry gradients"):
+        labels[0] = trainkit.tensor(1.0, requires_grad=True) * 2
+
+
 def test_in_place_methods_under_no_grad():
     w = trainkit.tensor([1.0, -2.0], requires_grad=True)
     with trainkit.no_grad():
@@ -247,6 +284,15 @@ _FLOAT32_EXPRESSIONS = {
     "index": lambda x: x[[0, 0, 1], 1:],
     "cat_stack": lambda x: trainkit.stack([trainkit.cat([x, x], 1), trainkit.cat([x, x], 1)]),
     "matmul": lambda x: x @ x.T,
+    # a float tensor meeting an integer (or 0-d wider float) tensor keeps its dtype, as torch
+    "add_int64_tensor": lambda x: x + trainkit.tensor([1, 2, 3, 4], device=x.device),
+    "rmul_int64_tensor": lambda x: trainkit.arange(4, device=x.device) * x,
+    "div_int32_tensor": lambda x: x / trainkit.tensor([1, 2, 3, 4], dtype=np.int32, device=x.device),
+    "where_int_tensor": lambda x: trainkit.where(x > 0, x, trainkit.zeros(3, 4, dtype=np.int64, device=x.device)),
+    "sub_zero_dim_float64": lambda x: x - trainkit.tensor(0.5, dtype=np.float64, device=x.device),
+    "mse_int64_target": lambda x: trainkit.nn.functional.mse_loss(
+        x, trainkit.ones(3, 4, dtype=np.int64, device=x.device), reduction="none"
+    ),
 }
 
 
@@ -281,6 +327,45 @@ def test_int_tensor_times_float_scalar_becomes_float32():
     out = trainkit.arange(3) * 2.5
     assert out.dtype == np.float32
     np.testing.assert_allclose(out.numpy(), [0.0, 2.5, 5.0])
+
+
+@pytest.mark.parametrize(
+    "left, right, expected",
+    [
+        (("int64", (3,)), ("int64", (3,)), "int64"),  # int with int stays int
+        (("int32", (3,)), ("int64", ()), "int32"),  # a 0-d operand of the same category ranks lower
+        (("int32", (3,)), ("int64", (3,)), "int64"),
+        (("int64", (3,)), ("float64", ()), "float64"),  # ... unless it is of a higher category
+        (("float32", (3,)), ("int64", (3,)), "float32"),
+        (("bool", (3,)), ("int64", (3,)), "int64"),
+        (("uint8", (3,)), ("int8", (3,)), "int16"),
+        (("float32", (3,)), ("float64", (3,)), "float64"),
+    ],
+)
+def test_tensor_tensor_promotion_follows_torch(left, right, expected, device):
+    a = trainkit.tensor(np.ones(left[1], dtype=left[0]), device=device)
+    b = trainkit.tensor(np.ones(right[1], dtype=right[0]), device=device)
+    assert (a + b).dtype == np.dtype(expected)
+    assert (b * a).dtype == np.dtype(expected)
+
+
+def test_int_tensor_with_python_float_is_float32_and_with_int_stays_int():
+    assert (trainkit.tensor([1, 2]) + 0.5).dtype == np.float32
+    assert (trainkit.tensor([1, 2]) * 3).dtype == np.int64
+
+
+@pytest.mark.torch
+def test_result_dtypes_match_torch_result_type(torch):
+    names = ["bool", "uint8", "int8", "int32", "int64", "float32", "float64"]
+    for ln in names:
+        for rn in names:
+            for lshape, rshape in [((2,), (2,)), ((2,), ()), ((), (2,))]:
+                a = trainkit.tensor(np.ones(lshape, dtype=ln))
+                b = trainkit.tensor(np.ones(rshape, dtype=rn))
+                want = torch.result_type(torch.from_numpy(np.ones(lshape, dtype=ln)),
+                                         torch.from_numpy(np.ones(rshape, dtype=rn)))
+                got = trainkit.maximum(a, b).dtype
+                assert str(want).replace("torch.", "") == str(got), (ln, lshape, rn, rshape)
 
 
 def test_only_float_tensors_can_require_grad():

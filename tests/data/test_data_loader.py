@@ -113,14 +113,21 @@ def test_set_epoch_selects_that_epochs_order():
     assert _labels(fresh) == epoch1
 
 
-def test_set_epoch_to_current_epoch_keeps_the_position():
+def test_set_epoch_restarts_that_epoch_unless_a_resume_is_pending():
     loader = DataLoader(_dataset(20), batch_size=5, shuffle=True)
     it = iter(loader)
     next(it)
-    loader.set_epoch(0)
-    assert loader.state_dict()["batch"] == 1
+    loader.set_epoch(0)  # no resume pending: epoch 0 again, from its first batch
+    assert loader.state_dict() == {"epoch": 0, "batch": 0, "seed": 0}
+    assert _labels(loader)[0] == epoch_permutation(20, 0, 0)[:5].tolist()
     loader.set_epoch(2)
     assert loader.state_dict() == {"epoch": 2, "batch": 0, "seed": 0}
+
+    resumed = DataLoader(_dataset(20), batch_size=5, shuffle=True)
+    resumed.load_state_dict({"epoch": 1, "batch": 3, "seed": 0})
+    resumed.set_epoch(1)  # the restored epoch: keep the restored position
+    assert resumed.state_dict()["batch"] == 3
+    assert _labels(resumed) == [epoch_permutation(20, 0, 1)[15:].tolist()]
 
 
 @pytest.mark.parametrize("stop_after", [0, 1, 3, 4])
@@ -189,11 +196,30 @@ def test_kill_and_resume_at_every_batch_matches_an_uninterrupted_loop(cut):
     assert head + tail == expected
 
 
-def test_abandoned_iteration_continues_from_position():
+def test_abandoned_iteration_is_not_resumed_by_a_new_iter():
+    # torch starts a fresh pass on every iter(); a half-used epoch is left behind
     loader = DataLoader(_dataset(12), batch_size=4)
     for _ in loader:
         break
-    assert _labels(loader) == [[4, 5, 6, 7], [8, 9, 10, 11]]
+    assert loader.state_dict() == {"epoch": 0, "batch": 1, "seed": 0}
+    assert _labels(loader) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
+    assert loader.state_dict() == {"epoch": 2, "batch": 0, "seed": 0}
+
+
+def test_abandoned_shuffled_epoch_moves_on_to_the_next_epochs_order():
+    loader = DataLoader(_dataset(12), batch_size=4, shuffle=True, seed=5)
+    next(iter(loader))
+    assert _labels(loader)[0] == epoch_permutation(12, 5, 1)[:4].tolist()
+
+
+def test_resume_after_load_state_dict_is_one_shot():
+    loader = DataLoader(_dataset(12), batch_size=4)
+    loader.load_state_dict({"epoch": 0, "batch": 1, "seed": 0})
+    it = iter(loader)
+    assert next(it)[1].numpy().tolist() == [4, 5, 6, 7]
+    # abandoning the resumed epoch: the next iter() is a fresh pass over epoch 1
+    assert _labels(loader) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
+    assert loader.epoch == 2
 
 
 def test_new_iteration_takes_over_from_an_older_one():
@@ -201,7 +227,8 @@ def test_new_iteration_takes_over_from_an_older_one():
     old = iter(loader)
     next(old)
     new = iter(loader)
-    assert next(new)[1].numpy().tolist() == [4, 5, 6, 7]
+    assert next(new)[1].numpy().tolist() == [0, 1, 2, 3]
+    assert loader.epoch == 1
     assert list(old) == []
 
 

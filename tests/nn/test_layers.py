@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import trainkit
-from trainkit import nn
+from trainkit import ShapeError, nn
 from trainkit.nn import functional as F
 
 
@@ -35,7 +35,7 @@ def test_dropout_gradient_uses_the_same_mask():
 
 def test_conv_channel_mismatch_is_named():
     conv = nn.Conv2d(3, 4, 3)
-    with pytest.raises(ValueError, match=r"input has 2 channels.*expects 3"):
+    with pytest.raises(ShapeError, match=r"^conv2d: input has 2 channels.*expects 3"):
         conv(trainkit.randn(1, 2, 5, 5))
     with pytest.raises(ValueError, match="divisible by groups"):
         nn.Conv2d(3, 4, 3, groups=2)
@@ -44,8 +44,53 @@ def test_conv_channel_mismatch_is_named():
 
 
 def test_linear_feature_mismatch_names_both_shapes():
-    with pytest.raises(ValueError, match=r"3 features.*\(2, 3\).*expects 4.*\(5, 4\)"):
+    # the layer's own message, first and only: no internal class name ('linearfunction') around it
+    with pytest.raises(ShapeError, match=r"^linear: input has 3 features.*\(2, 3\).*expects 4.*\(5, 4\)\)$"):
         nn.Linear(4, 5)(trainkit.randn(2, 3))
+
+
+def test_numpy_shape_errors_use_a_readable_op_name():
+    from trainkit.autograd.function import Function
+
+    class ScaleFunction(Function):
+        def forward(self, a, b):
+            return a * b
+
+        def backward(self, g):  # pragma: no cover - not reached
+            return g, g
+
+    with pytest.raises(ShapeError, match=r"^scale: incompatible shapes \(2, 3\) and \(4,\)"):
+        ScaleFunction.apply(trainkit.randn(2, 3), trainkit.randn(4))
+
+
+def test_non_shape_errors_inside_ops_are_not_reported_as_shapes():
+    with pytest.raises(ValueError, match="^binary_cross_entropy: all elements") as info:
+        F.binary_cross_entropy(trainkit.tensor([0.5, 1.5]), trainkit.tensor([0.0, 1.0]))
+    assert not isinstance(info.value, ShapeError)
+
+
+@pytest.mark.parametrize(
+    "make, name",
+    [
+        (lambda: nn.Linear(2.5, 3), "in_features"),
+        (lambda: nn.Linear(2, 3.0), "out_features"),
+        (lambda: nn.Conv2d(3.0, 4, 3), "in_channels"),
+        (lambda: nn.Conv2d(3, 4, 3, groups=1.0), "groups"),
+        (lambda: nn.Embedding(10.0, 4), "num_embeddings"),
+        (lambda: nn.BatchNorm1d(3.5), "num_features"),
+        (lambda: nn.LayerNorm((4, 2.0)), "normalized_shape"),
+        (lambda: nn.Linear(True, 3), "in_features"),
+    ],
+)
+def test_non_integer_sizes_are_a_type_error_naming_the_argument(make, name):
+    with pytest.raises(TypeError, match=rf"{name} must be an int, got"):
+        make()
+
+
+def test_negative_sizes_are_named():
+    with pytest.raises(ValueError, match="out_features must be >= 0, got -1"):
+        nn.Linear(2, -1)
+    assert nn.Linear(np.int64(2), 3).in_features == 2
 
 
 def test_pool_output_shapes_follow_torch_rules():

@@ -157,3 +157,115 @@ def test_assigning_non_parameter_to_parameter_slot_is_an_error():
     lin = nn.Linear(2, 2)
     with pytest.raises(TypeError, match="weight"):
         lin.weight = np.zeros((2, 2))
+
+
+# ---------------------------------------------------------------- train() recursion
+class _FrozenNorm(nn.BatchNorm1d):
+    """A child that overrides train() to stay in eval mode (a common fine-tuning trick)."""
+
+    def train(self, mode: bool = True):
+        return super().train(False)
+
+
+def test_train_recurses_through_each_childs_own_train():
+    model = nn.Sequential(nn.Linear(2, 3), nn.Sequential(_FrozenNorm(3), nn.ReLU()))
+    model.train()
+    assert model.training and model[0].training and model[1].training
+    assert not model[1][0].training, "the child's train() override must be honoured"
+    assert model[1][1].training
+    model.eval()
+    assert not any(m.training for m in model.modules())
+
+
+def test_train_mode_must_be_boolean():
+    with pytest.raises(ValueError, match="training mode is expected to be boolean"):
+        nn.Linear(2, 2).train("no")
+
+
+# ---------------------------------------------------------------- to(dtype) forms
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m, d: m.to(np.float64),
+        lambda m, d: m.to(dtype=np.float64),
+        lambda m, d: m.to(d, np.float64),
+        lambda m, d: m.to(d, dtype="float64"),
+        lambda m, d: m.to(device=d, dtype=np.float64, non_blocking=True),
+        lambda m, d: m.to(trainkit.zeros(1, dtype=np.float64, device=d)),
+    ],
+    ids=["dtype_positional", "dtype_keyword", "device_dtype", "device_dtype_kw", "keywords", "tensor"],
+)
+def test_to_accepts_torch_argument_forms(call, device):
+    net = Net()
+    assert call(net, device) is net
+    assert all(p.dtype == np.float64 and str(p.device).startswith(device) for p in net.parameters())
+    assert net.features[1].num_batches_tracked.dtype == np.int64  # integer buffers keep their dtype
+    out = net(trainkit.randn(2, 1, 4, 4, dtype=np.float64, device=device))
+    assert out.dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda m: m.to(np.int64), TypeError, "floating point or complex dtypes.*int64"),
+        (lambda m: m.to("cpu", "cpu"), TypeError, "second argument"),
+        (lambda m: m.to(devcie="cpu"), TypeError, "devcie"),
+    ],
+)
+def test_to_rejects_bad_arguments(call, error, match):
+    with pytest.raises(error, match=match):
+        call(nn.Linear(2, 2))
+
+
+# ---------------------------------------------------------------- device mismatch names the parameter
+class _FakeArray:
+    """Stands in for a parameter array on a GPU (no GPU needed): only the op-level check sees it."""
+
+    def __init__(self, device, shape):
+        self.device_name, self.shape, self.ndim = device, shape, len(shape)
+        self.dtype = np.dtype(np.float32)
+
+
+@pytest.fixture
+def fake_devices(monkeypatch):
+    from trainkit.autograd import function
+    from trainkit.backend import Device
+    from trainkit.nn import module
+
+    def device_of(array):
+        data = getattr(array, "data", array)
+        return Device(data.device_name) if isinstance(data, _FakeArray) else Device("cpu")
+
+    monkeypatch.setattr(function, "device_of", device_of)
+    monkeypatch.setattr(module, "device_of", device_of)
+
+
+def test_device_mismatch_names_the_parameter_by_its_state_dict_key(fake_devices):
+    from trainkit.backend import DeviceMismatchError
+
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Sequential(nn.Linear(3, 1)))
+    model[0].weight.data = _FakeArray("cuda:0", (3, 2))
+    with pytest.raises(DeviceMismatchError, match=r"parameter '0\.weight' .*cuda:0.*input is on cpu") as info:
+        model(trainkit.randn(4, 2))
+    assert info.value.parameter_name == "0.weight"
+    with pytest.raises(DeviceMismatchError, match=r"parameter 'weight' \(Linear\) is on cuda:0"):
+        model[0](trainkit.randn(4, 2))
+
+
+def test_device_mismatch_deep_in_the_model_gets_the_full_path(fake_devices):
+    from trainkit.backend import DeviceMismatchError
+
+    net = Net()
+    net.head.bias.data = _FakeArray("cuda:1", (3,))
+    with pytest.raises(DeviceMismatchError, match=r"parameter 'head\.bias' \(Linear 'head'\) is on cuda:1"):
+        net(trainkit.randn(2, 1, 4, 4))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not trainkit.backend.cuda_available(), reason="needs a GPU")
+def test_model_on_gpu_with_cpu_input_names_the_parameter():
+    from trainkit.backend import DeviceMismatchError
+
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1)).to("cuda")
+    with pytest.raises(DeviceMismatchError, match=r"'0\.weight'.*cuda:0.*cpu"):
+        model(trainkit.randn(4, 2))

@@ -29,11 +29,58 @@ def _promote_int(t, scalar):
     return t
 
 
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def _promote_dtypes(a, b):
+    """torch's ``promote_types``: across categories (bool < int < float < complex) the
+    higher category's dtype wins unchanged (float32 with int64 is float32); within one
+    category the wider dtype (numpy's rule)."""
+    ca, cb = _CATEGORY.get(a.kind, 2), _CATEGORY.get(b.kind, 2)
+    if ca == cb:
+        return np.promote_types(a, b)
+    return a if ca > cb else b
+
+
+def result_dtype(a, b):
+    """The dtype torch gives a binary op on Tensors ``a`` and ``b`` (``torch.result_type``).
+
+    Tensors with dimensions outrank 0-d tensors: a 0-d operand changes the result
+    only when it is of a higher category (``float32 (3,)`` with ``float64 ()`` is
+    float32, ``int64 (3,)`` with ``float64 ()`` is float64).
+    """
+    da, db = a.data.dtype, b.data.dtype
+    if da == db:
+        return da
+    a_dims, b_dims = a.data.ndim > 0, b.data.ndim > 0
+    if a_dims == b_dims:
+        return _promote_dtypes(da, db)
+    higher, lower = (da, db) if a_dims else (db, da)
+    ch, cl = _CATEGORY.get(higher.kind, 2), _CATEGORY.get(lower.kind, 2)
+    return _promote_dtypes(higher, lower) if cl > ch else higher
+
+
+def promote_tensors(a, b):
+    """``a`` and ``b`` cast (differentiably) to their torch result dtype, where they differ."""
+    want = result_dtype(a, b)
+    if a.data.dtype != want:
+        a = a.to(dtype=want)
+    if b.data.dtype != want:
+        b = b.to(dtype=want)
+    return a, b
+
+
 def _pair(a, b):
-    """Both operands of a binary op, the non-Tensor one converted to match the other."""
+    """Both operands of a binary op, the non-Tensor one converted to match the other.
+
+    Two Tensors of different dtypes follow torch's promotion (``result_dtype``),
+    not numpy's: float32 + int64 stays float32.
+    """
     if isinstance(a, Tensor):
         if isinstance(b, Tensor):
-            return a, b
+            if a.data.dtype is b.data.dtype or a.data.dtype == b.data.dtype:
+                return a, b
+            return promote_tensors(a, b)
         a = _promote_int(a, b)
         return a, _arr(b, a)
     if isinstance(b, Tensor):
@@ -146,7 +193,9 @@ class MatMul(Function):
             ga = unbroadcast(ga, a.shape)
         if self.needs_input_grad[1]:
             if a.ndim == 1:
-                gb = xp.multiply.outer(a, g) if b.ndim > 1 else g * a
+                # a (K,) against b (..., K, N): g is (..., N); each batch's gradient is the
+                # outer product a x g, laid out (..., K, N) so unbroadcast sums batch axes only
+                gb = a[:, None] * g[..., None, :] if b.ndim > 1 else g * a
             else:
                 gg = g if b.ndim > 1 else g[..., :, None]
                 gb = xp.swapaxes(a, -1, -2) @ gg

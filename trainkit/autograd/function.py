@@ -99,11 +99,19 @@ class ShapeError(ValueError):
     """
 
 
+def op_name(cls) -> str:
+    """The name an op goes by in messages: ``cls.name``, else ``LinearFunction`` -> ``linear``."""
+    name = getattr(cls, "name", None)
+    if name:
+        return name
+    name = cls.__name__.lower()
+    return name[: -len("function")] if name.endswith("function") and name != "function" else name
+
+
 def _shape_error(cls, raw, exc) -> ShapeError:
     shapes = [tuple(r.shape) for r in raw if hasattr(r, "shape")]
     listed = " and ".join(str(s) for s in shapes) if shapes else "(no array inputs)"
-    name = getattr(cls, "name", None) or cls.__name__.lower()
-    return ShapeError(f"{name}: incompatible shapes {listed} ({exc})")
+    return ShapeError(f"{op_name(cls)}: incompatible shapes {listed} ({exc})")
 
 
 def _check_devices(cls, raw) -> None:
@@ -115,9 +123,8 @@ def _check_devices(cls, raw) -> None:
     first = devices[0]
     for i, dev in enumerate(devices[1:], start=1):
         if dev != first:
-            name = getattr(cls, "name", None) or cls.__name__.lower()
             raise DeviceMismatchError(
-                f"{name}: expected all tensors on one device, but input 0 is on {first} and "
+                f"{op_name(cls)}: expected all tensors on one device, but input 0 is on {first} and "
                 f"input {i} is on {dev}; move them with .to(device) before combining them"
             )
 
@@ -134,13 +141,15 @@ class Function:
     what no gradient will need.
 
     A ``ValueError`` raised by numpy/cupy inside ``forward`` is re-raised as
-    ``ShapeError`` naming the op and the input shapes; mixing devices raises
-    ``DeviceMismatchError`` before any array code runs.
+    ``ShapeError`` naming the op and the input shapes; a ``forward`` that checks
+    its inputs itself raises ``ShapeError`` with its own message, which passes
+    through unchanged. Mixing devices raises ``DeviceMismatchError`` before any
+    array code runs.
     """
 
-    __slots__ = ("inputs", "generation", "needs_input_grad", "_freed", "__dict__")
+    __slots__ = ("inputs", "parents", "generation", "needs_input_grad", "_freed", "__dict__")
 
-    #: Name used in error messages (defaults to the lower-cased class name).
+    #: Name used in error messages (default: the lower-cased class name without "Function").
     name: str | None = None
 
     def forward(self, *arrays, **kwargs):  # pragma: no cover - abstract
@@ -177,18 +186,23 @@ class Function:
             out = fn.forward(*raw, **kwargs)
         except ValueError as exc:
             if isinstance(exc, (ShapeError, _AxisError)):
-                raise
+                raise  # the op's own message already names what is wrong
             raise _shape_error(cls, raw, exc) from exc
         if type(out) is not _ndarray and isinstance(out, np.generic):
             out = np.asarray(out)  # numpy reductions return scalars, not 0-d arrays
         result = Tensor._wrap(out, requires)
         if requires:
             fn.inputs = inputs
+            # each input's producer as of now: an in-place ``x[i] = v`` later rebinds
+            # ``x._ctx``, and this node must still send its gradient to the old producer
+            parents = []
             generation = 0
             for x in inputs:
                 ctx = getattr(x, "_ctx", None)
+                parents.append(ctx)
                 if ctx is not None and ctx.generation > generation:
                     generation = ctx.generation
+            fn.parents = parents
             fn.generation = generation + 1
             fn._freed = False
             result._ctx = fn
@@ -260,12 +274,11 @@ def run_backward(root, grad=None, retain_graph: bool = False) -> None:
         if not retain_graph:
             fn._freed = True
             fn.__dict__.clear()
-        for inp, needs, g in zip(fn.inputs, fn.needs_input_grad, in_grads):
+        for inp, inp_ctx, needs, g in zip(fn.inputs, fn.parents, fn.needs_input_grad, in_grads):
             if not needs or g is None:
                 continue
             if g.dtype != inp.data.dtype:
                 g = g.astype(inp.data.dtype, copy=False)
-            inp_ctx = inp._ctx
             if inp_ctx is None:
                 inp._accumulate_grad(g)
                 continue

@@ -347,18 +347,71 @@ def getitem(input, index):  # noqa: A002
     return GetItem.apply(input, index=index, advanced=advanced)
 
 
+class SetItem(Function):
+    """``out = a.copy(); out[index] = value`` as a graph node (what ``a[index] = value`` records).
+
+    Backward sends the gradient of the assigned region to ``value`` (summed over
+    the axes it was broadcast along) and the rest to ``a`` (zero where
+    overwritten), as torch's ``index_put_`` does.
+    """
+
+    name = "setitem"
+
+    def forward(self, a, value, index, advanced=False):
+        out = a.copy()
+        out[index] = value
+        self.index, self.value_shape = index, getattr(value, "shape", ())
+        return out
+
+    def backward(self, g):
+        ga = gv = None
+        if self.needs_input_grad[0]:
+            ga = g.copy()
+            ga[self.index] = 0
+        if self.needs_input_grad[1]:
+            region = g[self.index]
+            shape = tuple(self.value_shape)
+            if region.ndim < len(shape):  # value had extra leading 1-dims, e.g. (1, 4) into (4,)
+                region = region.reshape((1,) * (len(shape) - region.ndim) + region.shape)
+            gv = unbroadcast(region, shape)
+        return ga, gv
+
+
 def setitem(input, index, value):  # noqa: A002
-    """``input[index] = value`` in place, for tensors outside the graph (as torch forbids on leaves)."""
+    """``input[index] = value``.
+
+    Outside the graph (nothing requires grad, or inside ``no_grad()``) the array
+    is written in place. When ``value`` requires grad, or ``input`` is an
+    intermediate result of the graph, the assignment is recorded as a
+    differentiable op (copy-on-write): ``input`` becomes a new graph node
+    whose gradient flows to ``value`` for the assigned region and to the old
+    ``input`` elsewhere, as in torch. Views taken of ``input`` earlier keep the
+    old values in that case. A leaf that requires grad cannot be assigned into
+    while recording, as in torch.
+    """
     from .function import is_grad_enabled
 
-    if input.requires_grad and is_grad_enabled():
-        raise RuntimeError(
-            "a leaf Variable that requires grad is being used in an in-place operation "
-            "(x[index] = value); wrap it in trainkit.no_grad() or write to x.data"
-            if input.is_leaf
-            else "in-place assignment into a tensor that is part of the graph is not supported; "
-            "build the result with where()/cat() instead"
-        )
     data = input.data
-    index, _ = convert_index(index, get_array_module(data), device_of(data))
+    xp = get_array_module(data)
+    value_requires = isinstance(value, Tensor) and value.requires_grad
+    if is_grad_enabled() and (input.requires_grad or value_requires):
+        if input.requires_grad and input.is_leaf:
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation "
+                "(x[index] = value); wrap it in trainkit.no_grad() or write to x.data"
+            )
+        if value_requires and data.dtype.kind not in "fc":
+            raise RuntimeError(
+                f"cannot assign a tensor that requires grad into a tensor of dtype {data.dtype}: "
+                "only floating point tensors can carry gradients; convert with .float() first"
+            )
+        index, advanced = convert_index(index, xp, device_of(data))
+        old = Tensor._wrap(data, input.requires_grad)
+        old._ctx = input._ctx
+        if not isinstance(value, Tensor):
+            value = Tensor._wrap(xp.asarray(value, dtype=data.dtype), False)
+        result = SetItem.apply(old, value, index=index, advanced=advanced)
+        input.data, input._ctx, input.requires_grad = result.data, result._ctx, True
+        return
+    index, _ = convert_index(index, xp, device_of(data))
     data[index] = value.data if isinstance(value, Tensor) else value

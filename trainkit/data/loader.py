@@ -6,14 +6,21 @@ state. The loader records its position as ``(epoch, batch)`` where ``batch``
 counts the batches already handed out this epoch, so a checkpoint taken after
 any batch resumes at exactly the next one (bit-identical continuation).
 
-Iteration protocol:
-    * ``iter(loader)`` yields the remaining batches of the current epoch,
-      starting at the recorded position (batch 0 for a fresh epoch; none when
-      the position is already at the epoch's end).
+Iteration protocol (as torch, where every ``iter(loader)`` is a fresh pass):
+    * ``iter(loader)`` yields a whole epoch. On a fresh loader, or once the
+      previous iteration ran to its end, that is the current epoch from batch 0.
+      When the previous iteration was abandoned part-way (a ``break``), the new
+      iteration does not pick up the leftovers: it starts the next epoch, so
+      ``for batch in loader`` never silently yields a short epoch.
+    * Mid-epoch resumption is one-shot: right after ``load_state_dict`` the next
+      ``iter(loader)`` yields the *remaining* batches of the restored epoch,
+      starting at the restored position (none when the position is already at
+      the epoch's end). This is what checkpoint/resume needs, and it is the only
+      way to continue a half-used epoch.
     * When an iteration runs to its end the loader advances to the next epoch.
-    * ``set_epoch(e)`` moves to the start of epoch ``e``; asking for the epoch
-      the loader is already in keeps the position, so a loop that calls
-      ``set_epoch`` at each epoch start does not undo a mid-epoch resume.
+    * ``set_epoch(e)`` makes the next iteration epoch ``e`` from its first batch,
+      except that it keeps a restored position pending in epoch ``e``, so a loop
+      that calls ``set_epoch`` at each epoch start does not undo a resume.
 
 A state saved right after the last batch of epoch ``e`` (before the loop saw
 the end) is ``(e, len(loader))``: restoring it and iterating yields no batch
@@ -67,7 +74,9 @@ class DataLoader:
     Batches are tuples of CPU Tensors (one per field), floating features as
     float32 and integer labels as int64 unless the dataset holds Tensors of
     another dtype. Only one iteration of a loader should be live at a time: a
-    new ``iter(loader)`` takes over the position and an older iterator stops.
+    new ``iter(loader)`` starts a new pass (the next epoch if the current one
+    was left unfinished) and an older iterator stops. Mid-epoch resumption
+    happens only on the first ``iter()`` after ``load_state_dict``.
 
     >>> import numpy as np
     >>> from trainkit.data import TensorDataset
@@ -95,6 +104,7 @@ class DataLoader:
         self._epoch = 0
         self._batch = 0
         self._iteration = 0  # bumped by each __iter__; older iterators notice and stop
+        self._resume = False  # True between load_state_dict and the next __iter__
 
     # ------------------------------------------------------------------ size
     def __len__(self) -> int:
@@ -108,10 +118,16 @@ class DataLoader:
 
     # ------------------------------------------------------------- position
     def set_epoch(self, epoch: int) -> None:
-        """Start epoch ``epoch`` at its first batch (a no-op if already in it)."""
+        """Make the next iteration epoch ``epoch``, from its first batch.
+
+        Call it at the start of every epoch (as with torch's samplers). The one
+        exception: a position restored by ``load_state_dict`` in this same epoch
+        stays pending, so the resumed epoch continues where the checkpoint left it.
+        """
         epoch = _check_int("epoch", epoch, 0)
-        if epoch != self.epoch:
-            self._epoch, self._batch = epoch, 0
+        if self._resume and epoch == self._epoch:
+            return
+        self._epoch, self._batch, self._resume = epoch, 0, False
 
     def state_dict(self) -> dict:
         """``{"epoch", "batch", "seed"}``: where the next batch comes from.
@@ -123,7 +139,7 @@ class DataLoader:
         return {"epoch": self._epoch, "batch": self._batch, "seed": self.seed}
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore a position from ``state_dict()``; the next iteration resumes there."""
+        """Restore a position from ``state_dict()``; the next ``iter()`` (only) resumes there."""
         if not isinstance(state, dict):
             raise TypeError(f"DataLoader.load_state_dict expects a dict, got {type(state).__name__}")
         missing = [k for k in _STATE_KEYS if k not in state]
@@ -142,6 +158,7 @@ class DataLoader:
                 "batches per epoch of this loader (was the dataset or batch_size changed?)"
             )
         self._epoch, self._batch, self.seed = epoch, batch, seed
+        self._resume = True
         self._iteration += 1  # an iterator started before the load must not continue
 
     # ------------------------------------------------------------- iteration
@@ -162,6 +179,10 @@ class DataLoader:
 
     def __iter__(self):
         self._iteration += 1
+        if self._resume:
+            self._resume = False  # one-shot: continue the restored epoch
+        elif self._batch > 0:
+            self._epoch, self._batch = self._epoch + 1, 0  # abandoned epoch: a fresh pass
         return self._run(self._iteration)
 
     def _run(self, iteration: int):

@@ -7,6 +7,7 @@ import numpy as np
 
 from . import functional as F
 from . import init
+from ._args import size_arg
 from .functional._utils import pair
 from .module import Module
 from .parameter import Parameter
@@ -23,6 +24,9 @@ class Conv2d(Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
                  groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
         super().__init__()
+        in_channels = size_arg(in_channels, "in_channels", "Conv2d")
+        out_channels = size_arg(out_channels, "out_channels", "Conv2d")
+        groups = size_arg(groups, "groups", "Conv2d", minimum=1)
         if groups < 1 or in_channels % groups or out_channels % groups:
             raise ValueError(
                 f"in_channels ({in_channels}) and out_channels ({out_channels}) must both be divisible by "

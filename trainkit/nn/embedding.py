@@ -15,6 +15,7 @@ import numpy as np
 from ..autograd.tensor import Tensor
 from . import functional as F
 from . import init
+from ._args import size_arg
 from .module import Module
 from .parameter import Parameter
 
@@ -26,7 +27,8 @@ class Embedding(Module):
                  max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
                  sparse: bool = False, _weight=None, _freeze: bool = False, device=None, dtype=None):
         super().__init__()
-        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        self.num_embeddings = size_arg(num_embeddings, "num_embeddings", "Embedding")
+        self.embedding_dim = size_arg(embedding_dim, "embedding_dim", "Embedding")
         if padding_idx is not None:
             if not -self.num_embeddings <= padding_idx < self.num_embeddings:
                 raise ValueError(

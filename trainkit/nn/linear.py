@@ -7,6 +7,7 @@ import numpy as np
 
 from . import functional as F
 from . import init
+from ._args import size_arg
 from .module import Module
 from .parameter import Parameter
 
@@ -30,7 +31,8 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
         super().__init__()
-        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.in_features = size_arg(in_features, "in_features", "Linear")
+        self.out_features = size_arg(out_features, "out_features", "Linear")
         dtype = np.dtype(dtype or np.float32)
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dtype))
         if bias:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..autograd.tensor import Tensor
-from ..backend import Device, device_of, to_device
+from ..backend import Device, DeviceMismatchError, device_of, to_device
 from .parameter import Parameter, clear_grad
 
 
@@ -117,7 +117,12 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must implement forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        try:
+            return self.forward(*args, **kwargs)
+        except DeviceMismatchError as exc:
+            # error path only: the op said *that* devices differ; name *which* parameter
+            _name_misplaced_parameter(self, exc, args, kwargs)
+            raise
 
     # ----------------------------------------------------------- traversal
     def named_modules(self, prefix: str = "", memo=None) -> Iterator[tuple[str, "Module"]]:
@@ -176,8 +181,16 @@ class Module:
 
     # ----------------------------------------------------------- modes
     def train(self, mode: bool = True) -> "Module":
-        for m in self.modules():
-            object.__setattr__(m, "training", bool(mode))
+        """Set training mode here and, through each child's own ``train``, below.
+
+        Recursing via ``child.train(mode)`` (as torch does) lets a submodule that
+        overrides ``train`` (say, to keep a frozen BatchNorm in eval) stay in charge.
+        """
+        if not isinstance(mode, (bool, np.bool_)):
+            raise ValueError(f"training mode is expected to be boolean, got {mode!r}")
+        self.training = bool(mode)
+        for child in self.children():
+            child.train(mode)
         return self
 
     def eval(self) -> "Module":
@@ -219,8 +232,16 @@ class Module:
         return module
 
     # ----------------------------------------------------------- devices / dtypes
-    def to(self, device=None, dtype=None) -> "Module":
-        """Move every parameter and buffer in place (the Parameter objects are kept)."""
+    def to(self, *args, **kwargs) -> "Module":
+        """Move and/or cast every parameter and buffer in place (the Parameter objects are kept).
+
+        Accepts torch's forms: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``,
+        ``to(tensor)`` (its device and dtype) and the keywords ``device=``,
+        ``dtype=`` and ``non_blocking=`` (ignored). Only floating point parameters
+        and buffers are cast; integer buffers (``num_batches_tracked``) keep their
+        dtype, and the target dtype itself must be floating point, as in torch.
+        """
+        device, dtype = _parse_to_args(args, kwargs)
         target = Device(device) if device is not None else None
         for t in list(self.parameters()) + list(self.buffers()):
             data = t.data
@@ -315,6 +336,73 @@ class Module:
         if not lines:
             return head + ")"
         return head + "\n  " + "\n  ".join(lines) + "\n)"
+
+
+def _name_misplaced_parameter(module, exc, args, kwargs) -> None:
+    """Rewrite a DeviceMismatchError raised inside ``module`` to name the parameter at fault.
+
+    The innermost module whose own parameters/buffers sit on another device than
+    its input records itself on the exception (``exc.module``, ``exc.parameter``);
+    every enclosing module's ``__call__`` passes by here too and rewrites the
+    message with the dotted path from itself (``0.weight``), so the outermost
+    call (the user's ``model(x)``) reports the full ``state_dict`` key.
+    """
+    owner = getattr(exc, "module", None)
+    if owner is None:
+        inputs = [a for a in list(args) + list(kwargs.values()) if isinstance(a, Tensor)]
+        if not inputs:
+            return
+        input_device = device_of(inputs[0].data)
+        own = list(module._parameters.items()) + list(module._buffers.items())
+        for name, t in own:
+            if t is not None and device_of(t.data) != input_device:
+                exc.module, exc.parameter = module, name
+                exc.parameter_device, exc.input_device = device_of(t.data), input_device
+                exc.op_message = str(exc)
+                break
+        else:
+            return
+        owner = module
+    path = next((n for n, m in module.named_modules() if m is owner), None)
+    if path is None:
+        return
+    key = f"{path}.{exc.parameter}" if path else exc.parameter
+    where = f"{type(owner).__name__} '{path}'" if path else type(owner).__name__
+    exc.parameter_name = key
+    exc.args = (
+        f"parameter '{key}' ({where}) is on {exc.parameter_device} but its input is on "
+        f"{exc.input_device}; move the input with x.to('{exc.parameter_device}') or the model with "
+        f"model.to('{exc.input_device}') [{exc.op_message}]",
+    )
+
+
+def _parse_to_args(args, kwargs):
+    """``Module.to``'s arguments as ``(device, dtype)`` (either may be None)."""
+    from ..autograd.tensor import _looks_like_dtype
+
+    unknown = sorted(set(kwargs) - {"device", "dtype", "non_blocking", "copy", "memory_format"})
+    if unknown:
+        raise TypeError(f"Module.to() got unexpected keyword arguments {unknown}; "
+                        "accepted: device, dtype, non_blocking")
+    if len(args) > 2:
+        raise TypeError(f"Module.to() takes at most 2 positional arguments (device, dtype), got {len(args)}")
+    device, dtype = kwargs.get("device"), kwargs.get("dtype")
+    for i, arg in enumerate(args):
+        if isinstance(arg, Tensor):
+            device, dtype = arg.device, arg.dtype
+        elif arg is not None and _looks_like_dtype(arg):
+            dtype = arg
+        elif i == 0:
+            device = arg
+        else:
+            raise TypeError(f"Module.to(): expected a dtype as the second argument, got {arg!r}")
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+        if dtype.kind not in "fc":
+            raise TypeError(
+                f"Module.to only accepts floating point or complex dtypes, but got dtype={dtype}"
+            )
+    return device, dtype
 
 
 class _IncompatibleKeys(tuple):

@@ -5,6 +5,7 @@ import numpy as np
 
 from . import functional as F
 from . import init
+from ._args import size_arg
 from .module import Module
 from .parameter import Parameter
 
@@ -22,7 +23,8 @@ class _BatchNorm(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, device=None, dtype=None, *, bias: bool = True):
         super().__init__()
-        self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
+        self.num_features = size_arg(num_features, "num_features", type(self).__name__)
+        self.eps, self.momentum = eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         self.use_bias = bool(affine and bias)
         dtype = np.dtype(dtype or np.float32)
@@ -111,7 +113,7 @@ class LayerNorm(Module):
         super().__init__()
         if isinstance(normalized_shape, int):
             normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(int(s) for s in normalized_shape)
+        self.normalized_shape = tuple(size_arg(s, "normalized_shape", "LayerNorm") for s in normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
         dtype = np.dtype(dtype or np.float32)
         if elementwise_affine:

@@ -11,7 +11,7 @@ strided copy is faster than a numba im2col, so im2col stays numpy everywhere.
 """
 from __future__ import annotations
 
-from ...autograd.function import Function
+from ...autograd.function import Function, ShapeError
 from ...backend import get_array_module
 from . import _cpu_kernels
 from ._utils import pair
@@ -74,16 +74,16 @@ class Conv2dFunction(Function):
         n, c, h, w = x.shape
         o, cg, kh, kw = weight.shape
         if c != cg * groups:
-            raise ValueError(
+            raise ShapeError(
                 f"conv2d: input has {c} channels (shape {tuple(x.shape)}) but weight of shape "
                 f"{tuple(weight.shape)} with groups={groups} expects {cg * groups}"
             )
         if o % groups:
-            raise ValueError(f"conv2d: out_channels={o} is not divisible by groups={groups}")
+            raise ShapeError(f"conv2d: out_channels={o} is not divisible by groups={groups}")
         kernel = (kh, kw)
         if min(conv_output_size(h, kh, stride[0], padding[0], dilation[0]),
                conv_output_size(w, kw, stride[1], padding[1], dilation[1])) <= 0:
-            raise ValueError(
+            raise ShapeError(
                 f"conv2d: kernel {kernel} (dilation {dilation}) is larger than the padded input "
                 f"{(h + 2 * padding[0], w + 2 * padding[1])}"
             )

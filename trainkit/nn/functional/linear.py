@@ -1,7 +1,7 @@
 """``linear``: ``y = x @ W.T + b`` as one autograd node (three GEMMs in backward)."""
 from __future__ import annotations
 
-from ...autograd.function import Function
+from ...autograd.function import Function, ShapeError
 
 
 class LinearFunction(Function):
@@ -9,7 +9,7 @@ class LinearFunction(Function):
 
     def forward(self, x, weight, bias=None):
         if x.shape[-1] != weight.shape[1]:
-            raise ValueError(
+            raise ShapeError(
                 f"linear: input has {x.shape[-1]} features (shape {tuple(x.shape)}) but weight "
                 f"expects {weight.shape[1]} (weight shape {tuple(weight.shape)})"
             )

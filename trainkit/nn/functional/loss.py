@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...autograd.elementwise import promote_tensors
 from ...autograd.function import Function
 from ...autograd.tensor import Tensor
 from ...backend import get_array_module
@@ -100,6 +101,8 @@ def _pointwise(cls, op, input, target, reduction, param=None):
     _same_shape(input, target, op)
     if not isinstance(target, Tensor):
         target = Tensor._wrap(input.xp.asarray(target, dtype=input.dtype), False)
+    elif target.dtype != input.dtype:
+        input, target = promote_tensors(input, target)  # torch's rule: float32 with int64 is float32
     return cls.apply(input, target, reduction=reduction, param=param)
 
 
@@ -183,7 +186,9 @@ class ClassIndexLossFunction(Function):
         total = nll.sum() if smooth is None else (1 - ls) * nll.sum() + ls / c * smooth.sum()
         if reduction == "mean":
             self.denom = wi.sum()
-            return total / self.denom
+            # every target ignored: 0 / 0 is NaN, as torch; no RuntimeWarning for it
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return total / self.denom
         return total
 
     def backward(self, g):
@@ -193,7 +198,9 @@ class ClassIndexLossFunction(Function):
         if self.reduction == "none":
             coef = g.reshape(-1)
         elif self.reduction == "mean":
-            coef = g / self.denom
+            # a zero denominator means every weight wi is 0: divide by 1 instead so the
+            # gradient is 0 (as torch) rather than 0 * inf = NaN
+            coef = g / xp.where(self.denom == 0, self.denom.dtype.type(1), self.denom)
         else:
             coef = g
         coef = xp.broadcast_to(coef, wi.shape)
@@ -273,6 +280,13 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     w = _weight_array(weight, input, "cross_entropy")
     if t.dtype.kind == "f":
         if tuple(t.shape) != tuple(input.shape):
+            index_shape = () if input.ndim <= 1 else (input.shape[0],) + tuple(input.shape[2:])
+            if input.ndim >= 1 and tuple(t.shape) == index_shape:
+                raise TypeError(
+                    f"cross_entropy: target of shape {tuple(t.shape)} looks like class indices but has "
+                    f"dtype {t.dtype}; class indices must be an integer (int64) tensor (use target.long()), "
+                    f"or pass class probabilities with the input's shape {tuple(input.shape)}"
+                )
             _class_target_check(input, t, "cross_entropy")  # raises with both shapes
         target_t = target if isinstance(target, Tensor) else Tensor._wrap(t.astype(input.dtype), False)
         return ClassProbLossFunction.apply(input, target_t, weight=w, reduction=reduction,
@@ -291,7 +305,10 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     check_reduction(reduction)
     t = target.data if isinstance(target, Tensor) else input.xp.asarray(target)
     if t.dtype.kind not in "iu":
-        raise TypeError(f"nll_loss: target must be integer class indices, got dtype {t.dtype}")
+        raise TypeError(
+            f"nll_loss: target must be integer (int64) class indices, got dtype {t.dtype}; "
+            "convert it with target.long()"
+        )
     _class_target_check(input, t, "nll_loss")
     c = input.shape[1] if input.ndim > 1 else input.shape[0]
     _check_class_indices(t, c, ignore_index, "nll_loss")
@@ -305,10 +322,9 @@ class BCEFunction(Function):
     def forward(self, x, y, weight=None, reduction="mean"):
         xp = get_array_module(x)
         t = x.dtype.type
-        if bool(((x < 0) | (x > 1)).any()):
-            raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1")
-        logx = xp.maximum(xp.log(x), t(-100))
-        log1mx = xp.maximum(xp.log1p(-x), t(-100))
+        with np.errstate(divide="ignore"):  # log(0) = -inf, clamped to -100 like torch
+            logx = xp.maximum(xp.log(x), t(-100))
+            log1mx = xp.maximum(xp.log1p(-x), t(-100))
         loss = -(y * logx + (1 - y) * log1mx)
         if weight is not None:
             loss = loss * weight
@@ -386,6 +402,9 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     check_reduction(reduction)
     target = _binary_target(input, target, "binary_cross_entropy")
     w = _binary_weight(weight, input, "binary_cross_entropy")
+    x = input.data
+    if bool(((x < 0) | (x > 1)).any()):
+        raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1")
     return BCEFunction.apply(input, target, weight=w, reduction=reduction)
 
 

@@ -1,7 +1,7 @@
 """Batch and layer normalisation as fused autograd nodes (closed-form backward)."""
 from __future__ import annotations
 
-from ...autograd.function import Function
+from ...autograd.function import Function, ShapeError
 from ...backend import get_array_module
 
 
@@ -26,7 +26,7 @@ class BatchNormFunction(Function):
         if training:
             count = x.size // x.shape[1]
             if count <= 1:
-                raise ValueError(
+                raise ShapeError(
                     f"Expected more than 1 value per channel when training, got input of shape {tuple(x.shape)}"
                 )
             mean = x.mean(axis=axes)
