@@ -13,11 +13,13 @@ from trainkit.optim import SGD
 from trainkit.params import (
     ParamRuleError,
     build_param_groups,
+    build_unfreeze_groups,
     format_param_groups,
     freeze,
     geometric_lrs,
     layer_keys,
     match_names,
+    optimizer_keys,
 )
 
 
@@ -261,3 +263,122 @@ def test_option_errors(kwargs, match):
     rules = kwargs.pop("rules", None)
     with pytest.raises(ParamRuleError, match=match):
         build_param_groups(SegNet(), rules, **kwargs)
+
+
+# --------------------------------------------------------------------------- rule keys, frozen rules, unfreeze
+@pytest.mark.parametrize(
+    "key,allowed,suggestion",
+    [
+        ("lr_mul", None, "lr_mult"),
+        ("momentun", None, "momentum"),
+        ("momentun", ("momentum", "dampening", "nesterov", "weight_decay", "lr"), "momentum"),
+        ("weight_decy", ("betas", "eps"), "weight_decay"),
+    ],
+)
+def test_rule_key_typo_is_an_error_with_did_you_mean(key, allowed, suggestion):
+    with pytest.raises(ParamRuleError) as err:
+        build_param_groups(SegNet(), [{"params": "classifier.*", key: 0.5}], base_lr=0.1, allowed_keys=allowed)
+    msg = str(err.value)
+    assert f"param_groups[0] ('classifier.*') has unknown key {key!r} (did you mean {suggestion!r}?)" in msg
+    assert "Accepted: params, lr, lr_mult, weight_decay, name" in msg
+
+
+def test_rule_keys_follow_the_optimizer():
+    """A key the optimizer takes is copied; one it does not take (betas for SGD) is an error."""
+    sgd_keys = optimizer_keys(SGD)
+    assert "momentum" in sgd_keys and "betas" not in sgd_keys
+    groups = build_param_groups(SegNet(), [{"params": "classifier.*", "momentum": 0.5}], allowed_keys=sgd_keys)
+    assert groups[1]["momentum"] == 0.5
+    with pytest.raises(ParamRuleError, match=r"unknown key 'betas'.*Accepted: .*momentum"):
+        build_param_groups(SegNet(), [{"params": "classifier.*", "betas": [0.9, 0.99]}], allowed_keys=sgd_keys)
+    opt = SGD(SegNet().parameters(), lr=0.1, momentum=0.9)
+    assert set(optimizer_keys(opt)) == set(opt.defaults)
+
+
+def test_rule_matching_only_frozen_parameters_is_an_error():
+    with pytest.raises(ParamRuleError) as err:
+        build_param_groups(SegNet(), [{"params": "features.*", "lr": 1e-5}], base_lr=0.1, freeze=["features.*"])
+    msg = str(err.value)
+    assert ("rule param_groups[0] ('features.*') matches only frozen parameters (frozen by 'features.*')"
+            in msg)
+    assert "unfreeze" in msg
+
+
+def test_rule_over_frozen_parameters_applies_when_they_are_unfrozen():
+    """The documented alternative: a rule for frozen parameters is pending until unfreeze adds them."""
+    model = SegNet()
+    rules = [{"params": "features.*", "lr": 1e-5, "weight_decay": 0.0}, {"params": "classifier.*", "lr_mult": 10}]
+    groups = build_param_groups(model, rules, base_lr=0.1, weight_decay=1e-4, freeze=["features.*"],
+                                unfreeze={"features.*": 3})
+    assert [g["name"] for g in groups] == ["default", "classifier.*"]
+    later = build_unfreeze_groups(model, {"features.*": 3}, rules, base_lr=0.1, weight_decay=1e-4)
+    (g,) = later["features.*"]
+    assert g["name"] == "unfreeze:features.*" and g["lr"] == 1e-5 and g["weight_decay"] == 0.0
+    assert g["param_names"] == [n for n, _ in model.named_parameters() if n.startswith("features.")]
+
+
+def test_unfreeze_groups_use_no_decay_rules_and_overrides():
+    model = SegNet()
+    rules = [{"params": "features.0.*", "lr": 1e-4, "momentum": 0.5}]
+    kw = dict(base_lr=0.1, weight_decay=0.05, no_decay=True)
+    build_param_groups(model, rules, freeze=["features.*"], unfreeze={"features.*": {"epoch": 2, "lr_mult": 0.1}},
+                       **kw)
+    (pat, groups), = build_unfreeze_groups(model, {"features.*": {"epoch": 2, "lr_mult": 0.1}}, rules, **kw).items()
+    by = {g["name"]: g for g in groups}
+    assert set(by) == {"unfreeze:features.*/default", "unfreeze:features.*/default/no_decay",
+                       "unfreeze:features.*/features.0.*", "unfreeze:features.*/features.0.*/no_decay"}
+    assert by["unfreeze:features.*/default"]["param_names"] == ["features.3.weight"]
+    assert by["unfreeze:features.*/default"]["lr"] == pytest.approx(0.01)  # base 0.1 x unfreeze lr_mult 0.1
+    assert by["unfreeze:features.*/default"]["weight_decay"] == 0.05
+    nd = by["unfreeze:features.*/default/no_decay"]
+    assert nd["param_names"] == ["features.1.weight", "features.1.bias", "features.3.bias"]  # BatchNorm + bias
+    assert nd["weight_decay"] == 0.0
+    r = by["unfreeze:features.*/features.0.*"]
+    assert r["lr"] == pytest.approx(1e-5) and r["momentum"] == 0.5  # rule lr 1e-4 x 0.1, rule's extra key
+    assert by["unfreeze:features.*/features.0.*/no_decay"]["param_names"] == ["features.0.bias"]
+    # an explicit unfreeze lr replaces the rule's rate
+    (groups,) = build_unfreeze_groups(model, {"features.0.*": {"epoch": 2, "lr": 0.3}}, rules, **kw).values()
+    assert [(g["name"], g["lr"]) for g in groups] == [("unfreeze:features.0.*", 0.3),
+                                                       ("unfreeze:features.0.*/no_decay", 0.3)]
+
+
+def test_lr_slice_spreads_over_groups_unfrozen_later():
+    model = SegNet()
+    rules = [{"params": "classifier.*"}, {"params": "seg_head.*"}]
+    groups = build_param_groups(model, rules, lr_slice=(1e-5, 1e-3), freeze=["features.*"],
+                                unfreeze={"features.*": 1})
+    lrs = {g["name"]: g["lr"] for g in groups}
+    # the features (default group, first in the model) train from epoch 1: they take the low end
+    assert lrs == pytest.approx({"seg_head.*": 1e-4, "classifier.*": 1e-3})
+    (g,) = build_unfreeze_groups(model, {"features.*": 1}, rules, lr_slice=(1e-5, 1e-3))["features.*"]
+    assert g["lr"] == pytest.approx(1e-5)
+
+
+@pytest.mark.parametrize(
+    "unfreeze,match",
+    [
+        ({"featurs.*": 2}, r"unfreeze rule 'featurs.\*' matches no parameter.*Closest parameter names: .*features"),
+        ({"classifier.*": 2}, r"unfreeze rule 'classifier.\*' matches 4 parameters that are not frozen "
+                              r"\(classifier.0.weight, .*\); it can only add frozen parameters back"),
+        ({"features.*": 2, "*.bias": 3}, r"parameter 'features.0.bias' is matched by two unfreeze rules: "
+                                         r"'features.\*' and '\*.bias'"),
+        ({"features.*": {"epoch": 2, "lr_mul": 0.1}}, r"unknown keys \['lr_mul'\] \(did you mean 'lr_mult'\?\)"),
+    ],
+)
+def test_unfreeze_rules_are_checked_before_training(unfreeze, match):
+    with pytest.raises(ParamRuleError, match=match):
+        build_param_groups(SegNet(), None, base_lr=0.1, freeze=["features.*"], unfreeze=unfreeze)
+
+
+def test_table_lists_pending_unfreeze_groups():
+    model = SegNet()
+    unfreeze = {"features.*": {"epoch": 2, "lr_mult": 0.1}}
+    groups = build_param_groups(model, None, base_lr=0.1, weight_decay=0.01, freeze=["re:.*seg.*", "features.*"],
+                                no_decay=True, unfreeze=unfreeze)
+    later = build_unfreeze_groups(model, unfreeze, None, base_lr=0.1, weight_decay=0.01, no_decay=True)
+    table = format_param_groups(groups, model, pending=[(2, g) for g in later["features.*"]])
+    rows = [line.split("  ") for line in table.splitlines()[2:]]
+    rows = [[c.strip() for c in r if c.strip()] for r in rows]
+    assert rows[-3] == ["unfreeze:features.* (epoch 2)", "2", str(4 * 8 + 8 * 8), "0.01", "0.01"]
+    assert rows[-2] == ["unfreeze:features.*/no_decay (epoch 2)", "4", str(8 + 8 + 8 + 8), "0.01", "0"]
+    assert rows[-1] == ["(frozen)", "2", str(8 * 3 + 3), "-", "-"]  # only the seg head stays frozen

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import inspect
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -26,6 +27,11 @@ __all__ = [
     "freeze",
     "unfreeze",
     "build_param_groups",
+    "build_unfreeze_groups",
+    "normalise_rules",
+    "normalise_unfreeze",
+    "optimizer_keys",
+    "builtin_optimizer_keys",
     "layer_keys",
     "format_param_groups",
     "is_no_decay",
@@ -170,13 +176,62 @@ def geometric_lrs(low: float, high: float, n: int) -> list[float]:
 
 # --------------------------------------------------------------------------- groups
 _RULE_KEYS = ("params", "lr", "lr_mult", "weight_decay", "name")
+UNFREEZE_KEYS = ("epoch", "lr", "lr_mult")
+_BUILTIN_KEYS: tuple[str, ...] | None = None
 
 
-def _normalise_rules(rules) -> list[dict]:
+def optimizer_keys(optimizer) -> tuple[str, ...] | None:
+    """The hyperparameter names ``optimizer`` accepts in a param group, for ``allowed_keys``.
+
+    Args:
+        optimizer: an optimizer instance (its ``defaults``), or a class/factory
+            (its signature after the first, ``params``, argument).
+
+    Returns:
+        The names, or None when they cannot be known (a factory taking ``**kwargs``).
+    """
+    defaults = getattr(optimizer, "defaults", None)
+    if isinstance(defaults, Mapping):
+        return tuple(defaults)
+    try:
+        sig = inspect.signature(optimizer)
+    except (TypeError, ValueError):
+        return None
+    params = list(sig.parameters.values())[1:]
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return tuple(p.name for p in params if p.kind is not p.VAR_POSITIONAL)
+
+
+def builtin_optimizer_keys() -> tuple[str, ...]:
+    """Every hyperparameter name of trainkit's built-in optimizers (rule keys when the optimizer is unknown)."""
+    global _BUILTIN_KEYS
+    if _BUILTIN_KEYS is None:
+        from . import optim
+        from .optim.optimizer import Optimizer
+
+        keys: list[str] = []
+        for name in optim.__all__:
+            obj = getattr(optim, name, None)
+            if isinstance(obj, type) and issubclass(obj, Optimizer) and obj is not Optimizer:
+                keys += [k for k in optimizer_keys(obj) or () if k not in keys]
+        _BUILTIN_KEYS = tuple(sorted(keys))
+    return _BUILTIN_KEYS
+
+
+def _unknown_key_error(where: str, key, accepted: Sequence[str]) -> ParamRuleError:
+    close = difflib.get_close_matches(str(key), list(accepted), n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ParamRuleError(f"{where} has unknown key {key!r}{hint}. Accepted: {', '.join(accepted)}")
+
+
+def _normalise_rules(rules, allowed_keys=None) -> list[dict]:
     if rules is None:
         return []
     if isinstance(rules, Mapping):
         rules = [rules]
+    extra = builtin_optimizer_keys() if allowed_keys is None else tuple(allowed_keys)
+    accepted = list(_RULE_KEYS) + [k for k in extra if k not in _RULE_KEYS]
     out = []
     for i, r in enumerate(rules):
         if not isinstance(r, Mapping):
@@ -186,12 +241,184 @@ def _normalise_rules(rules) -> list[dict]:
         r = dict(r)
         if "params" not in r:
             raise ParamRuleError(f"param_groups[{i}] has no `params` pattern (keys: {sorted(r)})")
+        for key in r:
+            if key not in accepted:
+                raise _unknown_key_error(f"param_groups[{i}] ({r['params']!r})", key, accepted)
         if "lr" in r and "lr_mult" in r:
             raise ParamRuleError(f"param_groups[{i}] ({r['params']!r}) sets both `lr` and `lr_mult`; give one")
         r["_patterns"] = _patterns(r["params"])
         r.setdefault("name", r["params"] if isinstance(r["params"], str) else "+".join(r["_patterns"]))
         out.append(r)
     return out
+
+
+def normalise_rules(rules, allowed_keys: Iterable[str] | None = None) -> list[dict]:
+    """Check ``param_groups`` rules (keys, patterns, lr vs lr_mult) without a model; see :func:`build_param_groups`."""
+    return _normalise_rules(rules, allowed_keys)
+
+
+def normalise_unfreeze(rules) -> dict[str, dict]:
+    """``{pattern: epoch}`` or ``{pattern: {epoch, lr | lr_mult}}`` as ``{pattern: {"epoch": ..., ...}}``.
+
+    Raises:
+        ParamRuleError: not a non-empty mapping, an unknown key (with the closest
+            one), a negative or non-integer epoch, or both ``lr`` and ``lr_mult``.
+    """
+    if not isinstance(rules, Mapping) or not rules:
+        raise ParamRuleError(f"unfreeze expects a non-empty mapping {{pattern: epoch}}, got {rules!r}")
+    out: dict[str, dict] = {}
+    for pattern, spec in rules.items():
+        compile_pattern(pattern)
+        spec = dict(spec) if isinstance(spec, Mapping) else {"epoch": spec}
+        unknown = [k for k in spec if k not in UNFREEZE_KEYS]
+        if unknown:
+            close = difflib.get_close_matches(str(unknown[0]), UNFREEZE_KEYS, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ParamRuleError(
+                f"unfreeze[{pattern!r}] has unknown keys {sorted(map(str, unknown))}{hint}; use epoch, lr, lr_mult"
+            )
+        epoch = spec.get("epoch")
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise ParamRuleError(f"unfreeze[{pattern!r}] epoch must be an int >= 0, got {epoch!r}")
+        if "lr" in spec and "lr_mult" in spec:
+            raise ParamRuleError(f"unfreeze[{pattern!r}] sets both lr and lr_mult; give one")
+        out[pattern] = spec
+    return out
+
+
+def _resolve(model, rules: list[dict], freeze_patterns):
+    """Freeze, then ``(named, frozen_by, owner_rule, rule_hits)``: who froze what, which rule owns what."""
+    named = list(model.named_parameters())
+    names = [n for n, _ in named]
+    if not named:
+        raise ParamRuleError(f"{type(model).__name__} has no parameters to group")
+    frozen_by: dict[str, str] = {}
+    if freeze_patterns:
+        for pat in _patterns(freeze_patterns):
+            for n in match_names(names, pat, what="freeze rule"):
+                frozen_by.setdefault(n, pat)
+        for n, p in named:
+            if n in frozen_by:
+                p.requires_grad = False
+    for n, p in named:
+        if not p.requires_grad and n not in frozen_by:
+            frozen_by[n] = "(requires_grad=False before the rules)"
+
+    # assign each parameter to at most one rule
+    owner_rule: dict[str, int] = {}
+    rule_hits: dict[int, list[str]] = {}
+    for i, rule in enumerate(rules):
+        for pat in rule["_patterns"]:
+            for n in match_names(names, pat, what=f"param_groups[{i}] rule"):
+                j = owner_rule.get(n)
+                if j is not None and j != i:
+                    raise ParamRuleError(
+                        f"parameter {n!r} is matched by two rules: param_groups[{j}] "
+                        f"({rules[j]['params']!r}) and param_groups[{i}] ({rule['params']!r}); "
+                        "make the patterns disjoint"
+                    )
+                owner_rule[n] = i
+                if n not in rule_hits.setdefault(i, []):
+                    rule_hits[i].append(n)
+    return named, frozen_by, owner_rule, rule_hits
+
+
+def _match_unfreeze(names: Sequence[str], unfreeze: Mapping[str, dict]) -> dict[str, list[str]]:
+    """Each unfreeze pattern's parameter names; a pattern matching nothing, or two sharing one, is an error."""
+    hits: dict[str, list[str]] = {}
+    owner: dict[str, str] = {}
+    for pat in unfreeze:
+        hits[pat] = match_names(names, pat, what="unfreeze rule")
+        for n in hits[pat]:
+            if n in owner:
+                raise ParamRuleError(
+                    f"parameter {n!r} is matched by two unfreeze rules: {owner[n]!r} and {pat!r}; "
+                    "make the patterns disjoint"
+                )
+            owner[n] = pat
+    return hits
+
+
+class _GroupMaker:
+    """Turns parameters into groups by (rule, layer, no_decay): shared by the initial and the unfrozen groups."""
+
+    def __init__(self, model, named, rules, owner_rule, *, base_lr, weight_decay, no_decay, layer_decay,
+                 lr_slice, training: Sequence[str]) -> None:
+        names = [n for n, _ in named]
+        self.rules, self.owner_rule = rules, owner_rule
+        self.base_lr, self.weight_decay = base_lr, weight_decay
+        self.no_decay, self.layer_decay = bool(no_decay), layer_decay
+        self.owners = _owners(model) if no_decay else {}
+        self.keys = layer_keys(names) if layer_decay is not None else []
+        self.position = {n: k for k, n in enumerate(names)}
+        self.slice_lrs: dict[int, float] = {}
+        if lr_slice is not None:
+            first_seen: dict[int, int] = {}  # rule -> position of its first trained parameter in the model
+            for n in training:
+                first_seen.setdefault(owner_rule.get(n, -1), self.position[n])
+            rule_ids = sorted(first_seen, key=first_seen.get)
+            spread = geometric_lrs(float(lr_slice[0]), float(lr_slice[1]), len(rule_ids))
+            self.slice_lrs = dict(zip(rule_ids, spread))
+
+    def groups(self, members, *, prefix: str | None = None, override: Mapping | None = None) -> list[dict]:
+        """Groups of ``members`` (``(name, param)`` pairs), named after their rule, or ``prefix/...``.
+
+        ``override``: an unfreeze rule's ``lr`` (replaces the rule's rate) or
+        ``lr_mult`` (multiplies it); layer decay applies on top.
+        """
+        buckets: dict[tuple[int, int, bool], list] = {}
+        for n, p in members:
+            rule_idx = self.owner_rule.get(n, -1)
+            layer = self.keys.index(_layer_key(n)) if self.keys else -1
+            nd = self.no_decay and is_no_decay(n, p, self.owners.get(n))
+            buckets.setdefault((rule_idx, layer, nd), []).append((n, p))
+        order = sorted(buckets, key=lambda k: (k[0], self.position[buckets[k][0][0]]))
+        several_rules = len({k[0] for k in buckets}) > 1
+        override = override or {}
+        out = []
+        for key in order:
+            rule_idx, layer, nd = key
+            rule = self.rules[rule_idx] if rule_idx >= 0 else {}
+            members_ = buckets[key]
+            group = {k: v for k, v in rule.items() if k not in _RULE_KEYS and not k.startswith("_")}
+            group["params"] = [p for _, p in members_]
+            group["param_names"] = [n for n, _ in members_]
+            rule_name = rule.get("name", "default")
+            if prefix is None:
+                name = rule_name
+            else:
+                name = prefix + (f"/{rule_name}" if several_rules else "")
+            if layer >= 0:
+                name += f"/layer{layer}"
+            if nd:
+                name += "/no_decay"
+            group["name"] = name
+            if "lr" in override:
+                lr = float(override["lr"])
+            else:
+                lr = _group_lr(rule, self.base_lr, self.slice_lrs.get(rule_idx), rule_idx)
+                if lr is not None and "lr_mult" in override:
+                    lr *= float(override["lr_mult"])
+            if lr is not None and layer >= 0:
+                lr = lr * float(self.layer_decay) ** (len(self.keys) - 1 - layer)
+            if lr is not None:
+                group["lr"] = lr
+            wd = rule.get("weight_decay", self.weight_decay)
+            if nd:
+                wd = 0.0
+            if wd is not None:
+                group["weight_decay"] = wd
+            out.append(group)
+        return out
+
+
+def _check_options(layer_decay, lr_slice) -> None:
+    if layer_decay is not None and lr_slice is not None:
+        raise ParamRuleError("layer_decay and lr_slice both set the per-layer lr; use one of them")
+    if layer_decay is not None and not 0 < float(layer_decay) <= 1:
+        raise ParamRuleError(f"layer_decay must be in (0, 1], got {layer_decay}")
+    if lr_slice is not None and (len(lr_slice) != 2):
+        raise ParamRuleError(f"lr_slice must be two values (low, high), got {lr_slice!r}")
 
 
 def build_param_groups(
@@ -204,15 +431,20 @@ def build_param_groups(
     no_decay: bool = False,
     layer_decay: float | None = None,
     lr_slice: Sequence[float] | None = None,
+    unfreeze: Mapping | None = None,
+    allowed_keys: Iterable[str] | None = None,
 ) -> list[dict]:
     """Torch-style param groups from name rules.
 
     Args:
         model: a Module (``named_parameters()`` gives dotted names).
         rules: ``[{params: 'features.*', lr: 1e-5}, {params: 'classifier.*', lr_mult: 10,
-            weight_decay: 0}, ...]``. Any other key (``momentum``, ``betas``...) is
+            weight_decay: 0}, ...]``. Other keys must be hyperparameters of the
+            optimizer (``momentum``, ``betas``...; see ``allowed_keys``) and are
             copied into the group. Trainable parameters no rule matches form
-            the ``default`` group (first), at ``base_lr``.
+            the ``default`` group (first), at ``base_lr``. A rule whose
+            parameters are all frozen forms no group now: it applies when
+            ``unfreeze`` adds them back.
         base_lr: the run's lr; ``lr_mult`` is relative to it. When ``None``,
             groups without an explicit lr leave ``lr`` out (the optimizer's default applies).
         weight_decay: default weight decay of every group (left out when ``None``).
@@ -226,7 +458,15 @@ def build_param_groups(
         lr_slice: ``(low, high)``: the groups, ordered by where their first
             parameter sits in the model, get rates spread geometrically from
             ``low`` to ``high`` (fastai's discriminative ``slice``); an explicit
-            rule ``lr`` wins, ``lr_mult`` multiplies.
+            rule ``lr`` wins, ``lr_mult`` multiplies. Groups that ``unfreeze``
+            adds later count in the spread.
+        unfreeze: the ``{pattern: epoch | {epoch, lr | lr_mult}}`` rules that will
+            add frozen parameters back (see :func:`build_unfreeze_groups`); checked
+            here, before training: each must match frozen parameters only.
+        allowed_keys: the optimizer's hyperparameter names (:func:`optimizer_keys`);
+            a rule key that is neither one of them nor ``params``, ``lr``,
+            ``lr_mult``, ``weight_decay``, ``name`` is an error naming the closest
+            key. Default: the hyperparameters of trainkit's built-in optimizers.
 
     Returns:
         A list of dicts with ``params`` (Parameters), ``param_names``, ``name``,
@@ -234,98 +474,103 @@ def build_param_groups(
 
     Raises:
         ParamRuleError: a parameter matched by two rules, a rule matching
-            nothing, everything frozen, or an invalid option.
+            nothing, a rule key that is not a hyperparameter, a rule matching only
+            frozen parameters that nothing unfreezes, everything frozen, an
+            unfreeze rule matching nothing or trainable parameters, or an invalid option.
     """
-    if layer_decay is not None and lr_slice is not None:
-        raise ParamRuleError("layer_decay and lr_slice both set the per-layer lr; use one of them")
-    if layer_decay is not None and not 0 < float(layer_decay) <= 1:
-        raise ParamRuleError(f"layer_decay must be in (0, 1], got {layer_decay}")
-    if lr_slice is not None and (len(lr_slice) != 2):
-        raise ParamRuleError(f"lr_slice must be two values (low, high), got {lr_slice!r}")
-    rules = _normalise_rules(rules)
-    named = list(model.named_parameters())
+    _check_options(layer_decay, lr_slice)
+    rules = _normalise_rules(rules, allowed_keys)
+    unfreeze = normalise_unfreeze(unfreeze) if unfreeze else {}
+    named, frozen_by, owner_rule, rule_hits = _resolve(model, rules, freeze)
     names = [n for n, _ in named]
-    if not named:
-        raise ParamRuleError(f"{type(model).__name__} has no parameters to group")
-
-    frozen_by: dict[str, str] = {}
-    if freeze:
-        for pat in _patterns(freeze):
-            for n in match_names(names, pat, what="freeze rule"):
-                frozen_by.setdefault(n, pat)
-        for n, p in named:
-            if n in frozen_by:
-                p.requires_grad = False
-    for n, p in named:
-        if not p.requires_grad and n not in frozen_by:
-            frozen_by[n] = "(requires_grad=False before the rules)"
-
-    # assign each parameter to at most one rule
-    owner_rule: dict[str, int] = {}
-    for i, rule in enumerate(rules):
-        for pat in rule["_patterns"]:
-            for n in match_names(names, pat, what=f"param_groups[{i}] rule"):
-                j = owner_rule.get(n)
-                if j is not None and j != i:
-                    raise ParamRuleError(
-                        f"parameter {n!r} is matched by two rules: param_groups[{j}] "
-                        f"({rules[j]['params']!r}) and param_groups[{i}] ({rule['params']!r}); "
-                        "make the patterns disjoint"
-                    )
-                owner_rule[n] = i
 
     trainable = [(n, p) for n, p in named if p.requires_grad]
     if not trainable:
         raise _all_frozen_error(named, frozen_by)
 
-    owners = _owners(model) if no_decay else {}
-    keys = layer_keys(names) if layer_decay is not None else []
-    # (rule index or -1 for default, layer index or -1, no_decay) -> list of (name, param)
-    buckets: dict[tuple[int, int, bool], list] = {}
-    for n, p in trainable:
-        rule_idx = owner_rule.get(n, -1)
-        layer = keys.index(_layer_key(n)) if keys else -1
-        nd = bool(no_decay) and is_no_decay(n, p, owners.get(n))
-        buckets.setdefault((rule_idx, layer, nd), []).append((n, p))
+    pending = _match_unfreeze(names, unfreeze)
+    for pat, hits in pending.items():
+        live = [n for n in hits if n not in frozen_by]
+        if live:
+            more = f" and {len(live) - 5} more" if len(live) > 5 else ""
+            raise ParamRuleError(
+                f"unfreeze rule {pat!r} matches {len(live)} parameters that are not frozen "
+                f"({', '.join(live[:5])}{more}); it can only add frozen parameters back. "
+                "Narrow the pattern, or freeze them first (freeze: [...])"
+            )
+    coming = {n for hits in pending.values() for n in hits}
+    for i, hits in rule_hits.items():
+        if all(n in frozen_by for n in hits) and not any(n in coming for n in hits):
+            by = ", ".join(dict.fromkeys(repr(frozen_by[n]) for n in hits))
+            raise ParamRuleError(
+                f"rule param_groups[{i}] ({rules[i]['params']!r}) matches only frozen parameters "
+                f"(frozen by {by}), so it would form no group. Drop the rule, narrow the freeze "
+                "patterns, or add them back at an epoch with unfreeze (the rule's lr and "
+                "weight_decay then apply to them)"
+            )
 
-    position = {n: k for k, n in enumerate(names)}
-    order = sorted(buckets, key=lambda k: (k[0], position[buckets[k][0][0]]))
-    slice_lrs: dict[int, float] = {}
-    if lr_slice is not None:
-        first_seen: dict[int, int] = {}  # rule -> position of its first parameter in the model
-        for (rule_idx, _, _), members in buckets.items():
-            pos = min(position[n] for n, _ in members)
-            first_seen[rule_idx] = min(pos, first_seen.get(rule_idx, pos))
-        rule_ids = sorted(first_seen, key=first_seen.get)
-        spread = geometric_lrs(float(lr_slice[0]), float(lr_slice[1]), len(rule_ids))
-        slice_lrs = dict(zip(rule_ids, spread))
+    training = [n for n, p in named if p.requires_grad or n in coming]
+    maker = _GroupMaker(model, named, rules, owner_rule, base_lr=base_lr, weight_decay=weight_decay,
+                        no_decay=no_decay, layer_decay=layer_decay, lr_slice=lr_slice, training=training)
+    return maker.groups(trainable)
 
-    groups = []
-    for key in order:
-        rule_idx, layer, nd = key
-        rule = rules[rule_idx] if rule_idx >= 0 else {}
-        members = buckets[key]
-        group = {k: v for k, v in rule.items() if k not in _RULE_KEYS and not k.startswith("_")}
-        group["params"] = [p for _, p in members]
-        group["param_names"] = [n for n, _ in members]
-        name = rule.get("name", "default")
-        if layer >= 0:
-            name += f"/layer{layer}"
-        if nd:
-            name += "/no_decay"
-        group["name"] = name
-        lr = _group_lr(rule, base_lr, slice_lrs.get(rule_idx), rule_idx)
-        if lr is not None and layer >= 0:
-            lr = lr * float(layer_decay) ** (len(keys) - 1 - layer)
-        if lr is not None:
-            group["lr"] = lr
-        wd = rule.get("weight_decay", weight_decay)
-        if nd:
-            wd = 0.0
-        if wd is not None:
-            group["weight_decay"] = wd
-        groups.append(group)
-    return groups
+
+def build_unfreeze_groups(
+    model,
+    unfreeze: Mapping,
+    rules=None,
+    *,
+    base_lr: float | None = None,
+    weight_decay: float | None = None,
+    no_decay: bool = False,
+    layer_decay: float | None = None,
+    lr_slice: Sequence[float] | None = None,
+    active: Iterable[str] | None = None,
+    only: Iterable[str] | None = None,
+    allowed_keys: Iterable[str] | None = None,
+) -> dict[str, list[dict]]:
+    """The param groups each ``unfreeze`` rule adds, built exactly like :func:`build_param_groups`'s.
+
+    An unfrozen parameter gets the group it would have had if it had never been
+    frozen: its ``param_groups`` rule (lr, lr_mult, weight_decay, extra keys),
+    ``no_decay``, ``layer_decay`` and ``lr_slice``; the unfreeze rule's ``lr``
+    replaces the rate, its ``lr_mult`` multiplies it. Groups are named
+    ``unfreeze:<pattern>``, plus ``/<rule name>`` when the pattern spans several
+    rules, ``/layer<i>`` and ``/no_decay`` as in :func:`build_param_groups`; so one
+    rule may add ``unfreeze:features.*`` and ``unfreeze:features.*/no_decay``.
+
+    Args:
+        model: the Module.
+        unfreeze: ``{pattern: epoch | {epoch, lr | lr_mult}}`` (all the run's rules:
+            ``lr_slice`` spreads over every group that trains at some point).
+        rules, base_lr, weight_decay, no_decay, layer_decay, lr_slice, allowed_keys:
+            as for :func:`build_param_groups` (pass the same values).
+        active: names of the parameters being optimized now (default: those with
+            ``requires_grad``); they are left out of the new groups.
+        only: the patterns to build (default: all).
+
+    Returns:
+        ``{pattern: groups}``; an empty list when all its parameters are active.
+    """
+    _check_options(layer_decay, lr_slice)
+    rules = _normalise_rules(rules, allowed_keys)
+    unfreeze = normalise_unfreeze(unfreeze)
+    named, _, owner_rule, _ = _resolve(model, rules, None)
+    names = [n for n, _ in named]
+    active = {n for n, p in named if p.requires_grad} if active is None else set(active)
+    hits = _match_unfreeze(names, unfreeze)
+    coming = {n for h in hits.values() for n in h}
+    training = [n for n in names if n in active or n in coming]
+    maker = _GroupMaker(model, named, rules, owner_rule, base_lr=base_lr, weight_decay=weight_decay,
+                        no_decay=no_decay, layer_decay=layer_decay, lr_slice=lr_slice, training=training)
+    by_name = dict(named)
+    out = {}
+    for pat in (unfreeze if only is None else only):
+        if pat not in unfreeze:
+            raise ParamRuleError(f"{pat!r} is not one of the unfreeze rules {list(unfreeze)}")
+        fresh = [(n, by_name[n]) for n in hits[pat] if n not in active]
+        out[pat] = maker.groups(fresh, prefix=f"unfreeze:{pat}", override=unfreeze[pat]) if fresh else []
+    return out
 
 
 def _group_lr(rule: Mapping, base_lr, slice_lr, rule_idx: int):
@@ -357,24 +602,30 @@ def _all_frozen_error(named, frozen_by: Mapping[str, str]) -> ParamRuleError:
 
 
 # --------------------------------------------------------------------------- table
-def format_param_groups(groups: Sequence[Mapping], model=None) -> str:
+def format_param_groups(groups: Sequence[Mapping], model=None, pending: Sequence[tuple[int, Mapping]] = ()) -> str:
     """The resolved groups as a text table: group, parameters, elements, lr, weight_decay.
 
-    With ``model``, a last row counts the frozen parameters (in no group).
+    Args:
+        groups: the optimizer's (or :func:`build_param_groups`') groups.
+        model: with it, a last row counts the frozen parameters (in no group
+            and not pending).
+        pending: ``(epoch, group)`` pairs of groups ``unfreeze`` adds later
+            (:func:`build_unfreeze_groups`), listed as ``<name> (epoch <e>)``.
     """
     rows = [("group", "parameters", "elements", "lr", "weight_decay")]
-    for i, g in enumerate(groups):
+
+    def row(name, g):
         params = g["params"]
-        rows.append((
-            str(g.get("name", i)),
-            str(len(params)),
-            str(sum(int(p.data.size) for p in params)),
-            _fmt(g.get("lr")),
-            _fmt(g.get("weight_decay")),
-        ))
+        return (name, str(len(params)), str(sum(int(p.data.size) for p in params)),
+                _fmt(g.get("lr")), _fmt(g.get("weight_decay")))
+
+    for i, g in enumerate(groups):
+        rows.append(row(str(g.get("name", i)), g))
+    for epoch, g in pending:
+        rows.append(row(f"{g.get('name', 'unfreeze')} (epoch {epoch})", g))
     if model is not None:
-        in_groups = {id(p) for g in groups for p in g["params"]}
-        frozen = [p for p in model.parameters() if id(p) not in in_groups]
+        placed = {id(p) for g in groups for p in g["params"]} | {id(p) for _, g in pending for p in g["params"]}
+        frozen = [p for p in model.parameters() if id(p) not in placed]
         if frozen:
             rows.append(("(frozen)", str(len(frozen)), str(sum(int(p.data.size) for p in frozen)), "-", "-"))
     widths = [max(len(r[c]) for r in rows) for c in range(5)]

@@ -58,3 +58,25 @@ def test_sequential_from_named_children_matches_direct():
     assert isinstance(chained, L.ChainedScheduler)
     with pytest.raises(ValueError, match=r"schedulers\[0\] must be a scheduler or a mapping with a `name`"):
         build_scheduler("chained", _opt(), schedulers=[{"gamma": 0.5}])
+
+
+@pytest.mark.parametrize("name", ["sequential", "chained"])
+def test_composite_of_mixed_intervals_by_name(name):
+    """warmup_linear steps per batch, cosine per epoch: the composite's interval must be chosen."""
+    children = [{"name": "warmup_linear", "total_steps": 20, "warmup": 4}, {"name": "cosine", "T_max": 5}]
+    extra = {"milestones": [4]} if name == "sequential" else {}
+    sched = build_scheduler(name, _opt(), schedulers=children, **extra)
+    with pytest.raises(ValueError, match=r"different intervals \(WarmupLinearLR: 'step', CosineAnnealingLR: 'epoch'\)"):
+        sched.interval  # noqa: B018
+    assert build_scheduler(name, _opt(), schedulers=children, interval="step", **extra).interval == "step"
+
+
+def test_composite_interval_from_a_config_node():
+    """compose builds the composite, then sets scheduler.interval on it: no error for mixed children."""
+    from omegaconf import OmegaConf
+
+    from trainkit.compose import build_scheduler as compose_build
+
+    node = OmegaConf.create({"name": "sequential", "milestones": [4], "interval": "step", "schedulers": [
+        {"name": "warmup_linear", "total_steps": 20, "warmup": 4}, {"name": "cosine", "T_max": 5}]})
+    assert compose_build(node, _opt(), steps_per_epoch=5, max_epochs=4).interval == "step"

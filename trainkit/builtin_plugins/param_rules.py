@@ -12,26 +12,36 @@ Config keys (all optional)::
 
 :func:`param_groups_from_config` turns them into torch-style groups plus the
 resolved table (printed at the start of a run and logged; ``trainkit groups``
-prints it and exits). :class:`Unfreezer` adds frozen parameters back as a new
-param group at a given epoch.
+prints it and exits), with a row per group that ``unfreeze`` adds later.
+:class:`Unfreezer` adds frozen parameters back at a given epoch, in groups
+built by the same rules (``no_decay``, ``param_groups``, ``layer_decay``).
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from ..hookspecs import hookimpl
-from ..params import ParamRuleError, build_param_groups, format_param_groups, match_names
+from ..params import (
+    ParamRuleError,
+    build_param_groups,
+    build_unfreeze_groups,
+    format_param_groups,
+    match_names,
+    normalise_rules,
+    normalise_unfreeze,
+)
 
-__all__ = ["Unfreezer", "param_groups_from_config", "GROUP_KEYS"]
+__all__ = ["Unfreezer", "param_groups_from_config", "pending_unfreeze_rows", "GROUP_KEYS"]
 
 log = logging.getLogger("trainkit.param_rules")
 
 #: config keys read by :func:`param_groups_from_config`.
-GROUP_KEYS = ("freeze", "param_groups", "no_decay", "layer_decay", "lr_slice")
+GROUP_KEYS = ("freeze", "param_groups", "no_decay", "layer_decay", "lr_slice", "unfreeze")
 
 
-def param_groups_from_config(model, cfg: Mapping, *, base_lr=None, weight_decay=None) -> tuple[list[dict], str]:
+def param_groups_from_config(model, cfg: Mapping, *, base_lr=None, weight_decay=None,
+                             allowed_keys: Iterable[str] | None = None) -> tuple[list[dict], str]:
     """``(groups, table)`` from the config keys of :data:`GROUP_KEYS` (others are ignored).
 
     Args:
@@ -39,95 +49,146 @@ def param_groups_from_config(model, cfg: Mapping, *, base_lr=None, weight_decay=
         cfg: a mapping (e.g. an OmegaConf node converted to a dict).
         base_lr: the run's lr (``lr_mult`` is relative to it).
         weight_decay: the run's default weight decay.
+        allowed_keys: the optimizer's hyperparameter names (``params.optimizer_keys``).
+
+    The ``unfreeze`` rules are checked against the model here (before training)
+    and their future groups listed in the table as ``unfreeze:<pattern> (epoch e)``.
     """
     cfg = dict(cfg or {})
-    groups = build_param_groups(
-        model,
-        cfg.get("param_groups"),
-        base_lr=base_lr,
+    options = dict(
         weight_decay=weight_decay,
-        freeze=cfg.get("freeze"),
         no_decay=bool(cfg.get("no_decay", False)),
         layer_decay=cfg.get("layer_decay"),
         lr_slice=cfg.get("lr_slice"),
+        allowed_keys=allowed_keys,
     )
-    return groups, format_param_groups(groups, model)
+    unfreeze = cfg.get("unfreeze") or None
+    groups = build_param_groups(model, cfg.get("param_groups"), base_lr=base_lr, freeze=cfg.get("freeze"),
+                                unfreeze=unfreeze, **options)
+    pending = pending_unfreeze_rows(model, unfreeze, cfg.get("param_groups"), base_lr=base_lr, **options)
+    return groups, format_param_groups(groups, model, pending=pending)
+
+
+def pending_unfreeze_rows(model, unfreeze, rules=None, **options) -> list[tuple[int, dict]]:
+    """``(epoch, group)`` for every group the ``unfreeze`` rules will add (for the table)."""
+    if not unfreeze:
+        return []
+    spec = normalise_unfreeze(unfreeze)
+    built = build_unfreeze_groups(model, spec, rules, **options)
+    return [(spec[pat]["epoch"], g) for pat, groups in built.items() for g in groups]
+
+
+def _is_group_of(name, prefix: str) -> bool:
+    return isinstance(name, str) and (name == prefix or name.startswith(prefix + "/"))
 
 
 class Unfreezer:
-    """Unfreezes parameters at given epochs, each rule adding one new param group exactly once.
+    """Unfreezes parameters at given epochs; each rule adds its param group(s) exactly once.
 
     At ``on_epoch_start(trainer, epoch)``, every rule whose epoch has come sets
-    ``requires_grad=True`` on its parameters and calls
-    ``trainer.optimizer.add_param_group`` with them, named ``unfreeze:<pattern>``,
-    at the rule's ``lr`` (or ``lr_mult`` times the optimizer's default lr).
-    Schedulers of the trainer get the new group's ``initial_lr`` appended to
-    their ``base_lrs`` so they keep stepping (schedulers with other per-group
-    lists, e.g. ``CyclicLR``, cannot follow a new group and raise).
+    ``requires_grad=True`` on its parameters and adds them to
+    ``trainer.optimizer`` in groups built like the initial ones
+    (:func:`trainkit.params.build_unfreeze_groups`): named ``unfreeze:<pattern>``
+    (plus ``/no_decay``, ``/layer<i>``, ``/<rule>`` suffixes where the rules split
+    them), with the lr / weight_decay they would have had if never frozen (their
+    ``param_groups`` rule, ``no_decay``, ``layer_decay``), the unfreeze rule's
+    ``lr`` replacing or its ``lr_mult`` multiplying that rate. Every scheduler of
+    the trainer then follows the new groups (``LRScheduler.follow_new_group``:
+    ``OneCycleLR``/``CyclicLR`` take the group's lr as its peak and join the
+    cycle where the other groups are).
+
+    The rules are checked at ``on_fit_start`` (a pattern matching nothing, or
+    parameters the optimizer already has, is a ParamRuleError before training);
+    with the config, ``build_groups`` checks them even before the run starts.
 
     Args:
         rules: ``{pattern: epoch}`` or ``{pattern: {epoch: int, lr: float | lr_mult: float}}``.
-        lr: default lr of unfrozen groups (default: the optimizer's ``defaults["lr"]``).
+        lr: the base lr of unfrozen groups (``lr_mult`` is relative to it;
+            default: the optimizer's ``defaults["lr"]``).
+        param_groups, no_decay, layer_decay, lr_slice, weight_decay, allowed_keys:
+            the same options the initial groups were built with
+            (:func:`trainkit.params.build_param_groups`); ``weight_decay=None``
+            leaves the optimizer's default.
     """
 
     name = "unfreeze"
     default = False
 
-    def __init__(self, rules: Mapping, lr: float | None = None) -> None:
-        if not isinstance(rules, Mapping) or not rules:
-            raise ValueError(f"unfreeze expects a non-empty mapping {{pattern: epoch}}, got {rules!r}")
-        self.rules: dict[str, dict] = {}
-        for pattern, spec in rules.items():
-            spec = dict(spec) if isinstance(spec, Mapping) else {"epoch": spec}
-            unknown = set(spec) - {"epoch", "lr", "lr_mult"}
-            if unknown:
-                raise ValueError(f"unfreeze[{pattern!r}] has unknown keys {sorted(unknown)}; use epoch, lr, lr_mult")
-            epoch = spec.get("epoch")
-            if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-                raise ValueError(f"unfreeze[{pattern!r}] epoch must be an int >= 0, got {epoch!r}")
-            if "lr" in spec and "lr_mult" in spec:
-                raise ValueError(f"unfreeze[{pattern!r}] sets both lr and lr_mult; give one")
-            self.rules[pattern] = spec
+    def __init__(self, rules: Mapping, lr: float | None = None, *, param_groups=None, no_decay: bool = False,
+                 layer_decay: float | None = None, lr_slice=None, weight_decay: float | None = None,
+                 allowed_keys: Iterable[str] | None = None) -> None:
+        self.rules: dict[str, dict] = normalise_unfreeze(rules)
+        normalise_rules(param_groups, allowed_keys)  # key typos fail now, not at the unfreeze epoch
         self.lr = lr
+        self.options = dict(no_decay=bool(no_decay), layer_decay=layer_decay, lr_slice=lr_slice,
+                            weight_decay=weight_decay, allowed_keys=allowed_keys)
+        self.param_groups = param_groups
         self.applied: list[str] = []
 
+    @classmethod
+    def from_config(cls, cfg: Mapping, *, base_lr=None, weight_decay=None,
+                    allowed_keys: Iterable[str] | None = None) -> Unfreezer:
+        """The Unfreezer of ``cfg["unfreeze"]``, with the group options of the same ``cfg``.
+
+        Pass the mapping and values given to :func:`param_groups_from_config`, so
+        the unfrozen groups follow the same ``no_decay`` / ``param_groups`` /
+        ``layer_decay`` / ``lr_slice`` rules as the initial ones.
+        """
+        cfg = dict(cfg or {})
+        return cls(cfg.get("unfreeze"), lr=base_lr, param_groups=cfg.get("param_groups"),
+                   no_decay=bool(cfg.get("no_decay", False)), layer_decay=cfg.get("layer_decay"),
+                   lr_slice=cfg.get("lr_slice"), weight_decay=weight_decay, allowed_keys=allowed_keys)
+
     def group_name(self, pattern: str) -> str:
+        """The name of the group ``pattern`` adds (the prefix of all of them when the rules split it)."""
         return f"unfreeze:{pattern}"
 
-    def _group_lr(self, optimizer, spec) -> float:
-        if "lr" in spec:
-            return float(spec["lr"])
-        base = self.lr if self.lr is not None else optimizer.defaults["lr"]
-        return float(base) * float(spec.get("lr_mult", 1.0))
+    def _active_names(self, trainer) -> set[str]:
+        by_id = {id(p): n for n, p in trainer.model.named_parameters()}
+        return {by_id[id(p)] for g in trainer.optimizer.param_groups for p in g["params"] if id(p) in by_id}
+
+    def _groups(self, trainer, patterns) -> dict[str, list[dict]]:
+        base = self.lr if self.lr is not None else trainer.optimizer.defaults.get("lr")
+        return build_unfreeze_groups(trainer.model, self.rules, self.param_groups, base_lr=base,
+                                     active=self._active_names(trainer), only=patterns, **self.options)
 
     def _apply(self, trainer, pattern: str) -> None:
         optimizer = trainer.optimizer
         named = list(trainer.model.named_parameters())
         names = match_names([n for n, _ in named], pattern, what="unfreeze rule")
         by_name = dict(named)
-        gname = self.group_name(pattern)
-        if not any(g.get("name") == gname for g in optimizer.param_groups):
-            in_groups = {id(p) for g in optimizer.param_groups for p in g["params"]}
-            fresh = [n for n in names if id(by_name[n]) not in in_groups]
-            if not fresh:
+        prefix = self.group_name(pattern)
+        if not any(_is_group_of(g.get("name"), prefix) for g in optimizer.param_groups):
+            groups = self._groups(trainer, [pattern])[pattern]
+            if not groups:
                 raise ParamRuleError(
                     f"unfreeze rule {pattern!r}: all {len(names)} matching parameters are already "
                     "in the optimizer; nothing to add"
                 )
-            lr = self._group_lr(optimizer, self.rules[pattern])
-            optimizer.add_param_group({
-                "params": [by_name[n] for n in fresh],
-                "param_names": fresh,
-                "name": gname,
-                "lr": lr,
-                "initial_lr": lr,
-            })
-            _extend_schedulers(trainer, lr)
-            log.info("unfroze %d parameters matching %r as group %r (lr %g)", len(fresh), pattern, gname, lr)
+            for group in groups:
+                optimizer.add_param_group(group)
+                _follow(trainer, optimizer.param_groups[-1])
+                g = optimizer.param_groups[-1]
+                log.info("unfroze %d parameters matching %r as group %r (lr %g, weight_decay %s)",
+                         len(g["params"]), pattern, g.get("name"), g["lr"], g.get("weight_decay"))
         for n in names:
             by_name[n].requires_grad = True
         if pattern not in self.applied:
             self.applied.append(pattern)
+
+    @hookimpl
+    def on_fit_start(self, trainer):
+        """Check the rules still to come against the model and optimizer, before the first epoch."""
+        waiting = [p for p in self.rules if p not in self.applied]
+        if not waiting:
+            return
+        built = self._groups(trainer, waiting)  # patterns/rules matching nothing, overlaps
+        for pattern in waiting:
+            if not built[pattern]:
+                raise ParamRuleError(
+                    f"unfreeze rule {pattern!r} matches only parameters the optimizer already has; "
+                    "it can only add frozen parameters back (check params.freeze and the pattern)"
+                )
 
     @hookimpl
     def on_epoch_start(self, trainer, epoch):
@@ -153,22 +214,20 @@ class Unfreezer:
     def load_state_dict(self, state: Mapping) -> None:
         unknown = [p for p in state["applied"] if p not in self.rules]
         if unknown:
-            raise ValueError(f"unfreeze checkpoint names rules {unknown} that this run does not have: {sorted(self.rules)}")
+            raise ValueError(
+                f"unfreeze checkpoint names rules {unknown} that this run does not have: {sorted(self.rules)}"
+            )
         self.applied = list(state["applied"])
 
 
-def _extend_schedulers(trainer, lr: float) -> None:
-    """Let existing schedulers follow a new param group (base_lrs / lambdas grow by one)."""
-    stack = list(getattr(trainer, "schedulers", None) or [])
-    while stack:
-        sched = stack.pop()
-        stack.extend(getattr(sched, "_schedulers", []))
-        if hasattr(sched, "base_lrs"):
-            sched.base_lrs.append(lr)
-        if hasattr(sched, "lr_lambdas"):
-            sched.lr_lambdas.append(sched.lr_lambdas[-1])
-        if hasattr(sched, "_last_lr"):
-            sched._last_lr = [g["lr"] for g in sched.optimizer.param_groups]
+def _follow(trainer, group: dict) -> None:
+    """Let the trainer's schedulers follow a param group added to their optimizer."""
+    for sched in list(getattr(trainer, "schedulers", None) or []):
+        follow = getattr(sched, "follow_new_group", None)
+        if follow is not None:
+            follow(group)
+        elif hasattr(sched, "base_lrs"):  # a scheduler from elsewhere: at least grow its base lrs
+            sched.base_lrs.append(group.setdefault("initial_lr", group["lr"]))
 
 
 @hookimpl

@@ -1,10 +1,15 @@
 """Gradient utilities with torch.nn.utils' names and arithmetic.
 
 ``clip_grad_norm_`` follows torch exactly: the total norm is the ``norm_type``
-norm of the per-tensor norms (each computed in the gradient's dtype), the clip
-coefficient is ``max_norm / (total_norm + 1e-6)`` clamped to 1.0, and every
-gradient is multiplied by it in place (so optimizer-owned gradient buffers
-stay aliased). Works on numpy and cupy gradients alike.
+norm of the per-tensor norms (each returned in the gradient's dtype, but
+accumulated in float32 for float16 gradients, as torch's CPU and CUDA kernels
+do), the clip coefficient is ``max_norm / (total_norm + 1e-6)`` clamped to 1.0
+(computed as torch evaluates that Python expression: the reciprocal of
+``total_norm + 1e-6`` rounded to the norm's dtype, then times ``max_norm``), and
+every gradient is multiplied by it in place (so optimizer-owned gradient
+buffers stay aliased; float16 gradients are multiplied in float32 and rounded
+once). Gradients too large for their dtype give an ``inf`` norm without numpy
+overflow warnings, as in torch. Works on numpy and cupy gradients alike.
 
 >>> # total = clip_grad_norm_(model.parameters(), max_norm=1.0)  # after backward, before step
 """
@@ -51,25 +56,43 @@ def _norm_type(norm_type) -> float:
     return value
 
 
+def _opmath(dtype):
+    """The dtype torch computes in for ``dtype``: float32 for 16-bit floats, else ``dtype`` itself."""
+    dtype = np.dtype(dtype)
+    return np.dtype(np.float32) if dtype.kind == "f" and dtype.itemsize < 4 else dtype
+
+
 def _vector_norm(x, p: float):
-    """``torch.linalg.vector_norm(x, p)`` over all elements, as a 0-d array of x's dtype."""
+    """``torch.linalg.vector_norm(x, p)`` over all elements, as a 0-d array of x's dtype.
+
+    16-bit floats are accumulated in float32 and the result rounded back (torch's
+    accumulation type). Call it under ``np.errstate(over="ignore")``: a norm past
+    the dtype's range is ``inf``, as in torch, not a warning.
+    """
     xp = get_array_module(x)
     flat = x.ravel()
     if flat.size == 0:
         return xp.zeros((), dtype=x.dtype)
+    low = x.dtype.itemsize < 4 and x.dtype.kind == "f"  # float16 (bfloat16): accumulate in float32
+    acc = np.dtype(np.float32) if low else x.dtype
+    if low:
+        flat = flat.astype(acc)
     if p == 2:
         # the common case: one BLAS dot, no |x| temporary (x.x == |x|.|x| exactly)
-        return xp.sqrt(xp.dot(flat, flat))
-    if p == 0:
-        return xp.asarray(xp.count_nonzero(flat), dtype=x.dtype)
-    a = xp.abs(flat)
-    if p == math.inf:
-        return a.max()
-    if p == -math.inf:
-        return a.min()
-    if p == 1:
-        return a.sum()
-    return (a**p).sum() ** (1.0 / p)
+        out = xp.sqrt(xp.dot(flat, flat))
+    elif p == 0:
+        out = xp.asarray(xp.count_nonzero(flat), dtype=acc)
+    else:
+        a = xp.abs(flat)
+        if p == math.inf:
+            out = a.max()
+        elif p == -math.inf:
+            out = a.min()
+        elif p == 1:
+            out = a.sum()
+        else:
+            out = (a**p).sum() ** (1.0 / p)
+    return xp.asarray(out).astype(x.dtype) if low else out
 
 
 def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = False) -> Tensor:
@@ -90,10 +113,11 @@ def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = F
     if not arrays:
         return Tensor(np.zeros((), dtype=np.float32))
     first = device_of(arrays[0])
-    norms = [to_device(_vector_norm(a, p), first) for a in arrays]
-    xp = get_array_module(norms[0])
-    dtype = np.result_type(*[n.dtype for n in norms])
-    total = _vector_norm(xp.stack([n.astype(dtype, copy=False) for n in norms]), p)
+    with np.errstate(over="ignore", invalid="ignore"):  # huge gradients: inf, as torch, without warnings
+        norms = [to_device(_vector_norm(a, p), first) for a in arrays]
+        xp = get_array_module(norms[0])
+        dtype = np.result_type(*[n.dtype for n in norms])
+        total = _vector_norm(xp.stack([n.astype(dtype, copy=False) for n in norms]), p)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
         raise RuntimeError(
             f"The total norm of order {p} for gradients from `parameters` is non-finite, so it "
@@ -112,14 +136,30 @@ def clip_grads_with_norm_(parameters, max_norm: float, total_norm) -> None:
     total = total_norm.data if isinstance(total_norm, Tensor) else total_norm
     xp = get_array_module(total)
     total = xp.asarray(total)
-    one = total.dtype.type(1.0)
-    coef = total.dtype.type(float(max_norm)) / (total + total.dtype.type(1e-6))
+    dtype = total.dtype
+    op = _opmath(dtype).type
+    # torch evaluates ``max_norm / (total + 1e-6)`` as (total + 1e-6).reciprocal() * max_norm,
+    # each op computed in the opmath type and rounded to the norm's dtype
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if xp is np:  # numpy scalars: the same roundings, a fraction of the 0-d array overhead
+            cast = dtype.type
+            den = cast(op(total[()]) + op(1e-6))
+            coef = xp.asarray(cast(op(cast(op(1.0) / op(den))) * op(float(max_norm))))
+        else:
+            den = (total.astype(op) + op(1e-6)).astype(dtype)
+            recip = (op(1.0) / den.astype(op)).astype(dtype)
+            coef = (recip.astype(op) * op(float(max_norm))).astype(dtype)
+    one = dtype.type(1.0)
     coef = xp.minimum(coef, one)
     if xp is np and coef == one:
         return  # nothing to clip: g * 1.0 == g bit for bit, so skip the pass (not on cupy: no sync)
-    for g in grads:
-        c = to_device(coef, device_of(g)).astype(g.dtype, copy=False)
-        g *= c
+    with np.errstate(over="ignore", invalid="ignore"):
+        for g in grads:
+            c = to_device(coef, device_of(g)).astype(_opmath(g.dtype), copy=False)
+            if c.dtype == g.dtype:
+                g *= c
+            else:  # 16-bit gradient: multiply in float32, round once (torch's opmath)
+                xp.multiply(g, c, out=g, dtype=c.dtype, casting="unsafe")
 
 
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False) -> Tensor:

@@ -225,3 +225,117 @@ def test_deprecated_epoch_argument_warns_and_uses_closed_form():
     with pytest.warns(UserWarning, match="epoch parameter"):
         sched.step(5)
     assert opt.param_groups[0]["lr"] == 0.25
+
+
+# --------------------------------------------------------------------------- groups added later
+@pytest.mark.parametrize("name", list(ALL))
+def test_follow_new_group_keeps_every_scheduler_stepping(name):
+    """A group added after construction (unfreeze) is scheduled from then on, state stays JSON."""
+    opt = Opt(momentum=0.9)
+    sched = ALL[name](opt)
+    step = (lambda i: sched.step(1.0)) if name == "ReduceLROnPlateau" else (lambda i: sched.step())
+    for i in range(3):
+        step(i)
+    opt.add_param_group({"params": [Parameter(np.zeros(2, np.float32))], "lr": 0.05, "momentum": 0.9})
+    sched.follow_new_group(opt.param_groups[-1])
+    assert sched.get_last_lr() == _lrs(opt)
+    for i in range(5):
+        step(i)
+        assert len(sched.get_last_lr()) == 3 and sched.get_last_lr() == _lrs(opt)
+    json.dumps(sched.state_dict())
+    assert all(math.isfinite(lr) and lr >= 0 for lr in _lrs(opt))
+
+
+@pytest.mark.parametrize("kind", ["OneCycleLR", "CyclicLR"])
+def test_follow_new_group_joins_a_cycle_as_if_there_from_the_start(kind):
+    def make(opt, peaks):
+        if kind == "OneCycleLR":
+            return L.OneCycleLR(opt, max_lr=peaks, total_steps=30, div_factor=10.0, final_div_factor=100.0)
+        return L.CyclicLR(opt, base_lr=[p / 20 for p in peaks], max_lr=peaks, step_size_up=4, step_size_down=6)
+
+    late = Opt(lrs=(0.1,), momentum=0.9)
+    sched = make(late, [0.4])
+    for _ in range(7):
+        sched.step()
+    late.add_param_group({"params": [], "lr": 0.2, "momentum": 0.9})
+    sched.follow_new_group(late.param_groups[-1])
+    ref_opt = Opt(lrs=(0.1, 0.1), momentum=0.9)
+    ref = make(ref_opt, [0.4, 0.2])
+    for _ in range(7):
+        ref.step()
+    for _ in range(20):
+        assert _lrs(late) == pytest.approx(_lrs(ref_opt), rel=1e-12)
+        want = [g["momentum"] for g in ref_opt.param_groups]
+        assert [g["momentum"] for g in late.param_groups] == pytest.approx(want)
+        sched.step()
+        ref.step()
+
+
+def test_follow_new_group_in_composites_reaches_the_children():
+    opt = Opt(lrs=(1.0,))
+    sched = L.SequentialLR(opt, [L.LinearLR(opt, start_factor=0.5, total_iters=2), L.ExponentialLR(opt, 0.5)], [2])
+    sched.step()
+    opt.add_param_group({"params": [], "lr": 0.1})
+    sched.follow_new_group(opt.param_groups[-1])
+    sched.step()  # milestone: ExponentialLR restarts from base_lrs (closed form at 0)
+    assert _lrs(opt) == pytest.approx([1.0, 0.1])
+    sched.step()
+    assert _lrs(opt) == pytest.approx([0.5, 0.05])
+
+
+def test_plateau_follows_with_a_scalar_min_lr_only():
+    opt = Opt()
+    sched = L.ReduceLROnPlateau(opt, min_lr=[0.0, 0.001])
+    opt.add_param_group({"params": [], "lr": 0.1, "name": "unfreeze:features.*"})
+    with pytest.raises(ValueError, match=r"one min_lr per param group.*'unfreeze:features\.\*'.*one number"):
+        sched.follow_new_group(opt.param_groups[-1])
+
+
+# --------------------------------------------------------------------------- composite intervals
+def _warm(o):
+    return L.WarmupLinearLR(o, total_steps=10, warmup=2)  # interval "step"
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda o, **kw: L.SequentialLR(o, [_warm(o), L.CosineAnnealingLR(o, 5)], [3], **kw),
+        lambda o, **kw: L.ChainedScheduler([L.ExponentialLR(o, 0.9), _warm(o)], **kw),
+    ],
+    ids=["sequential", "chained"],
+)
+def test_composite_of_mixed_intervals_needs_an_explicit_interval(build):
+    sched = build(Opt())
+    with pytest.raises(ValueError) as err:
+        sched.interval  # noqa: B018 - the Trainer reads it when it is built
+    msg = str(err.value)
+    assert "different intervals" in msg and "WarmupLinearLR: 'step'" in msg and "'epoch'" in msg
+    assert "interval='step'" in msg and "scheduler.interval=step" in msg
+    assert build(Opt(), interval="step").interval == "step"
+    assert build(Opt(), interval="epoch").interval == "epoch"
+    sched.interval = "step"  # what a config's scheduler.interval does
+    assert sched.interval == "step"
+    with pytest.raises(ValueError, match="interval must be one of"):
+        build(Opt(), interval="batch")
+
+
+def test_composite_of_agreeing_intervals_takes_theirs():
+    o = Opt()
+    assert L.SequentialLR(o, [_warm(o), L.CyclicLR(o, 0.01, 0.1, cycle_momentum=False)], [3]).interval == "step"
+    o = Opt()
+    assert L.ChainedScheduler([L.ExponentialLR(o, 0.9), L.StepLR(o, 2)]).interval == "epoch"
+
+
+def test_trainer_refuses_a_composite_of_mixed_intervals():
+    from trainkit import nn
+    from trainkit.data import DataLoader, TensorDataset
+    from trainkit.optim import SGD
+    from trainkit.trainer import Trainer
+
+    model = nn.Linear(2, 1)
+    opt = SGD(model.parameters(), lr=0.1)
+    sched = L.SequentialLR(opt, [_warm(opt), L.CosineAnnealingLR(opt, 5)], [3])
+    x = np.zeros((4, 2), np.float32)
+    with pytest.raises(ValueError, match="SequentialLR has children with different intervals"):
+        Trainer(model, nn.MSELoss(), opt, DataLoader(TensorDataset(x, x[:, :1])), scheduler=sched,
+                default_plugins=False)

@@ -162,6 +162,21 @@ class LRScheduler:
             group["lr"] = lr
         self._last_lr = group_values(self.optimizer, "lr")
 
+    # ------------------------------------------------------------------ groups added later
+    def follow_new_group(self, group: dict) -> None:
+        """Take a param group appended to the optimizer after construction into the schedule.
+
+        trainkit's extension for fine-tuning (``unfreeze``): call it right after
+        ``optimizer.add_param_group(group)``, with that group. Here the group's
+        ``lr`` becomes its ``initial_lr`` and base lr, and the schedule goes on
+        from it (a chainable scheduler such as ``StepLR`` scales it from the next
+        step). Schedulers whose rates come from other per-group values
+        (``CyclicLR``, ``OneCycleLR``, ``LambdaLR``...) override this.
+        """
+        group.setdefault("initial_lr", group["lr"])
+        self.base_lrs.append(group["initial_lr"])
+        self._last_lr = group_values(self.optimizer, "lr")
+
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
         """The scheduler's state: plain values only (no optimizer, no callables)."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 
-from .base import LRScheduler, check_optimizer, group_values
+from .base import INTERVALS, LRScheduler, check_optimizer, group_values
 from .plateau import ReduceLROnPlateau
 
 
@@ -27,10 +27,61 @@ def _check_children(owner: str, optimizer, schedulers) -> None:
             )
 
 
+def _declared_interval(sched):
+    """A child's interval, or None when it cannot tell (a composite of mixed children)."""
+    try:
+        return getattr(sched, "interval", "epoch")
+    except ValueError:
+        return None
+
+
 class _Nested:
-    """state_dict/load_state_dict for schedulers holding ``_schedulers``."""
+    """interval, groups added later and state_dict/load_state_dict for schedulers holding ``_schedulers``.
+
+    The composite's ``interval`` is its children's when they agree. Children of
+    different intervals (``warmup_linear`` steps per batch, ``cosine`` per epoch)
+    leave it undecided: give ``interval=`` (or assign ``.interval``; in a config,
+    ``scheduler.interval=step``), otherwise reading ``.interval``, as the Trainer
+    does when it is built, raises a ValueError naming the children.
+    """
 
     _schedulers: list
+    _interval: str | None = None
+
+    def _init_interval(self, interval) -> None:
+        if interval is not None:
+            self.interval = interval
+            return
+        found = [_declared_interval(s) for s in self._schedulers]
+        self._interval = found[0] if len(set(found)) == 1 else None
+
+    @property
+    def interval(self) -> str:
+        """When the Trainer steps this composite: ``"epoch"`` or ``"step"``."""
+        if self._interval is None:
+            children = ", ".join(
+                f"{type(s).__name__}: {_declared_interval(s) or 'mixed'!r}" for s in self._schedulers
+            )
+            raise ValueError(
+                f"{type(self).__name__} has children with different intervals ({children}), so it cannot "
+                "tell whether to step per batch or per epoch. Choose one explicitly: "
+                f"{type(self).__name__}(..., interval='step') or 'epoch' (in a config: scheduler.interval=step)"
+            )
+        return self._interval
+
+    @interval.setter
+    def interval(self, value: str) -> None:
+        if value not in INTERVALS:
+            raise ValueError(f"{type(self).__name__} interval must be one of {INTERVALS}, got {value!r}")
+        self._interval = value
+
+    def follow_new_group(self, group: dict) -> None:
+        """Every child follows a param group added later (see ``LRScheduler.follow_new_group``)."""
+        for sched in self._schedulers:
+            sched.follow_new_group(group)
+        if "base_lrs" in self.__dict__:
+            self.base_lrs.append(group.get("initial_lr", group["lr"]))
+        self._last_lr = group_values(self.optimizer, "lr")
 
     def state_dict(self):
         state = LRScheduler.state_dict(self)
@@ -61,11 +112,12 @@ class SequentialLR(_Nested, LRScheduler):
         schedulers: the schedulers, in order (all on ``optimizer``).
         milestones: ``len(schedulers) - 1`` increasing step indices.
         last_epoch: index of the last epoch (-1 to start).
+        interval: ``"step"`` or ``"epoch"``; default: the children's, which must agree.
     """
 
     _state_keys = ("_milestones",)
 
-    def __init__(self, optimizer, schedulers, milestones, last_epoch: int = -1) -> None:
+    def __init__(self, optimizer, schedulers, milestones, last_epoch: int = -1, *, interval: str | None = None) -> None:
         check_optimizer(optimizer)
         schedulers = list(schedulers)
         _check_children(type(self).__name__, optimizer, schedulers)
@@ -80,7 +132,7 @@ class SequentialLR(_Nested, LRScheduler):
         self._milestones = milestones
         self.last_epoch = last_epoch + 1
         self.optimizer = optimizer
-        self.interval = schedulers[0].interval
+        self._init_interval(interval)
         for group in optimizer.param_groups:
             group["lr"] = group["initial_lr"]
         self._undo(self)
@@ -116,11 +168,12 @@ class ChainedScheduler(_Nested, LRScheduler):
     Args:
         schedulers: the schedulers, all on the same optimizer.
         optimizer: that optimizer (default: the first scheduler's).
+        interval: ``"step"`` or ``"epoch"``; default: the children's, which must agree.
     """
 
     _common_keys = ("_last_lr",)
 
-    def __init__(self, schedulers, optimizer=None) -> None:
+    def __init__(self, schedulers, optimizer=None, *, interval: str | None = None) -> None:
         schedulers = list(schedulers)
         if len(schedulers) < 1:
             raise ValueError(
@@ -130,7 +183,7 @@ class ChainedScheduler(_Nested, LRScheduler):
         _check_children(type(self).__name__, optimizer, schedulers)
         self._schedulers = schedulers
         self.optimizer = optimizer
-        self.interval = schedulers[0].interval
+        self._init_interval(interval)
         self._last_lr = group_values(schedulers[-1].optimizer, "lr")
 
     def step(self) -> None:

@@ -120,6 +120,26 @@ class CyclicLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
         self.base_lrs = base_lrs
 
+    def follow_new_group(self, group: dict) -> None:
+        """A group added later cycles too: its ``lr`` is its upper bound (``max_lr``).
+
+        Its lower bound keeps the first group's ``base_lr / max_lr`` ratio and its
+        momentum bounds are the first group's; its lr is set to the cycle's current
+        value, so it joins the schedule where the other groups are.
+        """
+        peak = float(group["lr"])
+        ratio = self.base_lrs[0] / self.max_lrs[0] if self.max_lrs[0] else 1.0
+        self.max_lrs.append(peak)
+        self.base_lrs.append(peak * ratio)
+        group["initial_lr"] = peak * ratio
+        if self.cycle_momentum:
+            self.base_momentums.append(self.base_momentums[0])
+            self.max_momentums.append(self.max_momentums[0])
+            group["base_momentum"] = self.base_momentums[0]
+            group["max_momentum"] = self.max_momentums[0]
+        group["lr"] = self.get_lr()[-1]  # closed form in last_epoch: the other groups keep their values
+        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+
     def _init_scale_mode(self) -> None:
         if self._scale_fn_custom is not None:
             return
@@ -246,6 +266,8 @@ class OneCycleLR(LRScheduler):
                 _phase(up_end, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
                 _phase(self.total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum"),
             ]
+        self.div_factor = div_factor
+        self.final_div_factor = final_div_factor
         max_lrs = format_param("max_lr", optimizer, max_lr)
         if last_epoch == -1:
             for m, group in zip(max_lrs, optimizer.param_groups):
@@ -256,6 +278,27 @@ class OneCycleLR(LRScheduler):
         if cycle_momentum:
             _init_momentum(self, optimizer, base_momentum, max_momentum, last_epoch)
         super().__init__(optimizer, last_epoch)
+
+    def follow_new_group(self, group: dict) -> None:
+        """A group added later follows the 1cycle too: its ``lr`` is its peak (``max_lr``).
+
+        Its start and final rates use this scheduler's ``div_factor`` and
+        ``final_div_factor`` (``initial_lr = max_lr / div_factor``, ``min_lr =
+        initial_lr / final_div_factor``), its momentum bounds are the first
+        group's, and its lr is set to the curve's value at the current step, so it
+        joins the schedule where the other groups are instead of starting at the peak.
+        """
+        peak = float(group["lr"])
+        group["max_lr"] = peak
+        group["initial_lr"] = peak / self.div_factor
+        group["min_lr"] = group["initial_lr"] / self.final_div_factor
+        if self.cycle_momentum:
+            first = self.optimizer.param_groups[0]
+            group["max_momentum"] = first["max_momentum"]
+            group["base_momentum"] = first["base_momentum"]
+        self.base_lrs.append(group["initial_lr"])
+        group["lr"] = self.get_lr()[-1]  # closed form in last_epoch: the other groups keep their values
+        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
     def _anneal(self, start: float, end: float, pct: float) -> float:
         if self._anneal_func_type == "cos":

@@ -29,6 +29,11 @@ class _LambdaState:
 
     lr_lambdas: list
 
+    def follow_new_group(self, group: dict) -> None:
+        """A group added later gets the last group's function (and its lr as base lr)."""
+        self.lr_lambdas.append(self.lr_lambdas[-1])
+        LRScheduler.follow_new_group(self, group)
+
     def state_dict(self):
         state = LRScheduler.state_dict(self)
         state["lr_lambdas"] = [

@@ -172,6 +172,17 @@ class ReduceLROnPlateau(LRScheduler):
             if old - new > self.eps:
                 group["lr"] = new
 
+    def follow_new_group(self, group: dict) -> None:
+        """A group added later gets the scalar ``min_lr`` (a per-group ``min_lr`` list cannot grow)."""
+        if self.default_min_lr is None:
+            raise ValueError(
+                f"ReduceLROnPlateau was given one min_lr per param group ({self.min_lrs}); a group "
+                f"added later ({group.get('name', len(self.optimizer.param_groups) - 1)!r}) has none. "
+                "Give min_lr as one number, or build the scheduler after adding the group"
+            )
+        self.min_lrs.append(self.default_min_lr)
+        self._last_lr = group_values(self.optimizer, "lr")
+
     def load_state_dict(self, state_dict) -> None:
         super().load_state_dict(state_dict)
         self._init_is_better(self.mode, self.threshold, self.threshold_mode)
