@@ -13,6 +13,8 @@ Cases (float32, SGD lr=0.01 momentum=0.9, CPU):
 - ``tiny 2-16-1 bare loop vs torch``: the same without the Trainer.
 - ``trainkit --help``: wall time of the installed command in a fresh process
   (goal: under 0.5 s); no reference.
+- ``trainkit train --help``: the same for the train help (groups, options and
+  the composed defaults; rendered by trainkit, Hydra's own took 4-7 s).
 
 Run: ``python benchmarks/trainer_overhead.py [--filter tiny] [--repeat 7]``.
 """
@@ -104,6 +106,9 @@ def main(argv=None):
         cases.append(Case("trainkit --help (fresh process)",
                           lambda: subprocess.run([command, "--help"], check=True, capture_output=True),
                           number=3))
+        cases.append(Case("trainkit train --help (fresh process)",
+                          lambda: subprocess.run([command, "train", "--help"], check=True, capture_output=True),
+                          number=1))
     return run(cases, argv=argv, script="trainer_overhead")
 
 

@@ -184,6 +184,76 @@ def test_changed_config_on_resume_is_listed_in_a_warning(tmp_path):
         _trainer(tmp_path, max_steps=4, config=changed, resume=tmp_path).fit()
 
 
+def test_changed_optimizer_values_on_resume_are_named_as_not_applied(tmp_path):
+    config = {"lr": 0.01, "optimizer": {"name": "adam", "lr": 0.01}, "data": {"batch_size": 8}}
+    _trainer(tmp_path, max_steps=2, config=config).fit()
+    changed = {"lr": 0.5, "optimizer": {"name": "adam", "lr": 0.5}, "data": {"batch_size": 4}}
+    resumed = _trainer(tmp_path, max_steps=4, config=changed, resume=tmp_path)
+    with pytest.warns(ckpt.CheckpointWarning) as record:
+        resumed.fit()
+    (message,) = [str(w.message) for w in record if "config differs" in str(w.message)]
+    not_applied = message.split("NOT applied")[1]
+    assert "lr, optimizer.lr" in not_applied and "batch_size" not in not_applied
+    assert "init_from=" in not_applied
+    saved_lr = 0.01 * 0.7 ** 0  # StepLR(step_size=1) steps per epoch; 4 steps < one epoch of 5 batches
+    assert resumed.optimizer.param_groups[0]["lr"] == pytest.approx(saved_lr)  # the checkpoint's, not 0.5
+
+
+def _finished_run(tmp_path, **kw):
+    trainer = _trainer(tmp_path, every_n_steps=0, max_epochs=2, **kw)
+    trainer.fit()
+    return trainer
+
+
+def test_resuming_a_finished_run_trains_nothing_and_says_how_to_continue(tmp_path, caplog):
+    done = _finished_run(tmp_path)
+    files = sorted((tmp_path / "checkpoints").iterdir())
+    again = _trainer(tmp_path, every_n_steps=0, max_epochs=2, resume=tmp_path)
+    with caplog.at_level("WARNING", logger="trainkit.trainer"):
+        metrics = again.fit()
+    assert "run already finished (trainer.max_epochs=2 reached at step 10); raise trainer.max_epochs" in caplog.text
+    assert again.global_step == done.global_step == 10 and again.already_finished
+    assert metrics["train/loss"] == done.metrics["train/loss"]
+    assert sorted((tmp_path / "checkpoints").iterdir()) == files  # nothing written
+    longer = _trainer(tmp_path, every_n_steps=0, max_epochs=3, resume=tmp_path)
+    longer.fit()
+    assert longer.global_step == 15 and longer.already_finished is None
+
+
+def _early_stopped(tmp_path, patience):
+    from trainkit.builtin_plugins.early_stopping import EarlyStopping
+
+    trainer = _trainer(tmp_path, every_n_steps=0, max_epochs=10)
+    trainer.plugins.append(EarlyStopping(monitor="train/loss", patience=patience, min_delta=10.0))
+    return trainer
+
+
+def test_resuming_an_early_stopped_run_trains_nothing_unless_patience_or_stopping_changes(tmp_path, caplog):
+    first = _early_stopped(tmp_path, patience=1)
+    first.fit()
+    assert first.should_stop and first.epoch == 2  # epoch 1 sets the best, epoch 2 does not beat it by 10
+    stopped = ckpt.atomic_copy(ckpt.find_checkpoints(tmp_path / "checkpoints")[-1], tmp_path / "stopped.npz")
+    state = ckpt.load(stopped)
+    assert state["trainer"]["should_stop"] is True and "early stopping" in state["trainer"]["stop_reason"]
+
+    again = _early_stopped(tmp_path, patience=1)
+    again.resume = tmp_path
+    with caplog.at_level("WARNING", logger="trainkit.trainer"):
+        again.fit()
+    assert again.global_step == first.global_step
+    assert "run already finished (early stopping: train/loss" in caplog.text
+    assert "trainer.early_stopping.patience" in caplog.text
+
+    patient = _early_stopped(tmp_path, patience=3)
+    patient.resume = tmp_path
+    patient.fit()
+    assert patient.global_step > first.global_step
+
+    without = _trainer(tmp_path / "copy", every_n_steps=0, max_epochs=3, resume=stopped)
+    without.fit()  # early stopping is not part of this run: it goes on
+    assert without.epoch == 3
+
+
 def test_non_finite_state_is_never_checkpointed(tmp_path):
     trainer = _trainer(tmp_path, max_steps=2)
     trainer.fit()

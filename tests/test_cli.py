@@ -41,6 +41,15 @@ def printed_run_dirs(out: str) -> list[Path]:
     return [Path(m) for m in re.findall(r"^trainkit: run directory (.+)$", out, flags=re.M)]
 
 
+def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """Every scalar of the run's TensorBoard directory, read back from its event files."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
+    acc.Reload()
+    return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+
+
 # --------------------------------------------------------------------------- help, speed
 
 
@@ -73,13 +82,28 @@ def test_unknown_command_suggests(tmp_path):
 
 
 def test_train_help_lists_groups_and_registered_optimizers(tmp_path):
+    start = time.perf_counter()
     res = tk("train", "--help", cwd=tmp_path)
+    elapsed = time.perf_counter() - start
     assert res.returncode == 0, res.stderr
     line = next(ln for ln in res.stdout.splitlines() if ln.startswith("optimizer:"))
-    for name in ("sgd", "adam", "rmsprop", "adamw"):
+    for name in ("sgd", "adam", "rmsprop", "adamw", "lbfgs"):
         assert re.search(rf"\b{name}\b", line), line
     assert "scheduler:" in res.stdout and "model: cnn, linear, mlp" in res.stdout
+    assert re.search(r"^experiment: .*linear_regression", res.stdout, flags=re.M)
+    assert res.stdout.startswith("trainkit train: train a model")  # the header
+    defaults = res.stdout.split("== Defaults")[1]
+    assert re.search(r"^optimizer:\n  name: adam\n", defaults, flags=re.M)  # the composed defaults
+    assert re.search(r"^lr: 0.01$", defaults, flags=re.M)
+    assert "trainkit train --hydra-help" in res.stdout  # the footer
     assert not (tmp_path / "runs").exists()
+    assert elapsed < 3.0, f"trainkit train --help took {elapsed:.2f}s (Hydra's own help took 4-7 s)"
+
+
+def test_train_help_shows_the_defaults_of_the_chosen_options(tmp_path):
+    res = tk("train", "optimizer=sgd", "--help", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert re.search(r"^optimizer:\n  name: sgd\n", res.stdout.split("== Defaults")[1], flags=re.M)
 
 
 def test_cfg_job_prints_the_composed_config_without_a_run(tmp_path):
@@ -119,7 +143,14 @@ def test_default_job_trains_spirals_to_95_percent(tmp_path):
     (printed,) = printed_run_dirs(res.stdout)
     assert printed.is_dir() and printed.parent == tmp_path / "runs"
     assert run_dirs(tmp_path) == [printed]
-    assert list((printed / "tensorboard").glob("events.out.tfevents.*"))
+    logged = scalars(printed)
+    loss = [v for _, v in logged["train/loss"]]
+    assert len(loss) >= 10 and np.mean(loss[-3:]) < 0.5 * np.mean(loss[:3]), loss  # loss decreasing
+    val_loss = [v for _, v in logged["val/loss"]]
+    assert len(val_loss) == 10 and val_loss[-1] < val_loss[0]
+    assert logged["val/accuracy"][-1][1] >= 0.95
+    assert len(logged["train/grad_norm"]) == len(logged["train/loss"])  # logged without clipping
+    assert "train/lr/default" in logged and "time/epoch" in logged
 
 
 def test_adam_with_top_level_lr(tmp_path):
@@ -144,6 +175,29 @@ def test_sweep_gives_one_directory_and_tensorboard_run_per_job(tmp_path):
     assert set(printed_run_dirs(res.stdout)) == set(dirs)
     for d in dirs:
         assert len(list((d / "tensorboard").glob("events.out.tfevents.*"))) == 1, d
+        logged = scalars(d)
+        assert logged["train/loss"] and logged["val/loss"] and logged["train/grad_norm"], d
+        assert len(logged["val/loss"]) == 1  # one epoch of this job only: no run shares its directory
+
+
+@pytest.mark.slow
+def test_a_failing_sweep_job_does_not_stop_the_sweep(tmp_path):
+    res = tk("train", "-m", "optimizer=sgd", *REGRESSION, "lr=100,0.01", *QUICK, cwd=tmp_path)
+    assert res.returncode == 1, res.stdout + res.stderr
+    dirs = run_dirs(tmp_path)
+    assert len(dirs) == 2  # the second job ran after the first one failed
+    good = next(d for d in dirs if "lr=0.01" in d.name)
+    assert list((good / "checkpoints").glob("step-*.npz"))
+    assert re.search(r"trainkit: error: training stopped: non-finite loss", res.stderr)
+    assert "1 sweep job(s) failed" in res.stderr and "lr=100" in res.stderr.split("failed:")[1]
+    assert "Traceback" not in res.stderr
+    assert "RuntimeWarning" not in res.stderr  # overflow inside trainkit's ops is not shown
+
+
+def test_a_diverging_single_run_exits_non_zero_at_once(tmp_path):
+    res = tk("train", "optimizer=sgd", *REGRESSION, "lr=100", *QUICK, cwd=tmp_path)
+    assert res.returncode == 1
+    assert "trainkit: error: training stopped: non-finite loss" in res.stderr and "Traceback" not in res.stderr
 
 
 @pytest.mark.slow
@@ -188,9 +242,16 @@ def test_user_model_by_target(tmp_path):
         (["lr=abc"], ["lr", "'abc'"]),
         (["scheduler=cosin"], ["unknown scheduler 'cosin'", "cosine (trainkit.schedulers)"]),
         (["-m", "optimizer=sgd,adam", "optimizer.amsgrad=true"], ["optimizer.amsgrad", "optimizer=sgd"]),
+        (["resume=nope"], ["resume=nope", "does not exist"]),
+        (["init_from=nope.npz"], ["init_from=nope.npz", "no such file"]),
+        (["data.batch_size=0"], ["data.batch_size=0", ">= 1"]),
+        (["trainer.checkpoint.monitor=val/acc"], ["trainer.checkpoint.monitor='val/acc'", "'val/accuracy'"]),
+        (["trainer.early_stopping.enabled=true", "trainer.early_stopping.monitor=val/acc"],
+         ["trainer.early_stopping.monitor='val/acc'", "Available: train/loss"]),
     ],
     ids=["unknown-optimizer", "misspelt-optimizer-key", "misspelt-trainer-key", "non-numeric-lr",
-         "unknown-scheduler", "bad-key-in-one-sweep-job"],
+         "unknown-scheduler", "bad-key-in-one-sweep-job", "resume-missing", "init-from-missing",
+         "batch-size-0", "checkpoint-monitor", "early-stopping-monitor"],
 )
 def test_config_error_exits_nonzero_without_a_run_directory(tmp_path, args, expected):
     res = tk("train", *args, cwd=tmp_path)
@@ -202,11 +263,67 @@ def test_config_error_exits_nonzero_without_a_run_directory(tmp_path, args, expe
     assert not (tmp_path / "outputs").exists() and not (tmp_path / "multirun").exists()
 
 
-def test_error_found_while_building_removes_the_run_directory(tmp_path):
-    res = tk("train", "params.freeze=[no_such_layer.*]", *QUICK, cwd=tmp_path)
+REGRESSION = ["data=regression", "model=linear", "loss=mse"]
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["params.freeze=[no_such_layer.*]"], ["no_such_layer"]),
+        ([*REGRESSION, "trainer.early_stopping.enabled=true", "trainer.early_stopping.monitor=val/accuracy"],
+         ["trainer.early_stopping.monitor='val/accuracy' is not a metric", "val/loss"]),
+        ([*REGRESSION, "scheduler=plateau", "scheduler.monitor=val/accuracy"],
+         ["scheduler.monitor='val/accuracy'", "train/loss"]),
+    ],
+    ids=["freeze-rule", "accuracy-on-regression", "plateau-on-regression"],
+)
+def test_error_found_while_building_removes_the_run_directory(tmp_path, args, expected):
+    res = tk("train", *args, *QUICK, cwd=tmp_path)
     assert res.returncode == 2
-    assert "no_such_layer" in res.stderr and "Traceback" not in res.stderr
+    for text in expected:
+        assert text in res.stderr, res.stderr
+    assert "trainkit: error:" in res.stderr and "Traceback" not in res.stderr
     assert run_dirs(tmp_path) == []
+
+
+def test_strict_init_from_with_wrong_shapes_is_a_clean_error_with_a_hint(tmp_path):
+    np.savez(tmp_path / "w.npz", **{"layers.0.weight": np.zeros((3, 3), np.float32)})
+    res = tk("train", "init_from=w.npz", *QUICK, cwd=tmp_path)
+    assert res.returncode == 1
+    assert "trainkit: error: init_from=w.npz" in res.stderr and "init_strict=false" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert run_dirs(tmp_path) == []  # nothing had been written: the directory is removed
+
+
+def test_lbfgs_trains_from_the_command_line(tmp_path):
+    res = tk("train", "optimizer=lbfgs", "lr=0.5", *REGRESSION, *QUICK, cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert float(re.search(r"^trainkit: val/loss ([0-9.]+)$", res.stdout, flags=re.M).group(1)) < 0.05
+
+
+@pytest.mark.parametrize("name", ["warmup_cosine", "warmup_linear"])
+def test_warmup_schedulers_run_without_total_steps(tmp_path, name):
+    res = tk("train", f"scheduler={name}", "scheduler.warmup=0.1", "trainer=debug", "data.n_samples=200",
+             cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "final metrics" in res.stdout
+
+
+def test_one_cycle_with_accumulate_not_dividing_the_epoch(tmp_path):
+    res = tk("train", "scheduler=one_cycle", "trainer.accumulate=3", "trainer.max_epochs=2",
+             "trainer.progress=false", "trainer.tensorboard=false", "data.n_samples=300", cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_two_runs_in_one_process_get_two_directories(tmp_path, monkeypatch, capsys):
+    from trainkit.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        assert main(["train", "trainer=debug", "data.n_samples=100"]) == 0
+    printed = printed_run_dirs(capsys.readouterr().out)
+    assert len(printed) == 2 and printed[0] != printed[1]
+    assert len(run_dirs(tmp_path)) == 2
 
 
 # --------------------------------------------------------------------------- plugins, groups
@@ -372,9 +489,11 @@ def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(tmp_path):
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "config differs" not in resumed.stderr
     (resumed_dir,) = printed_run_dirs(resumed.stdout)
-    # the resumed run continued from step 16: it saved only the epoch-3 and epoch-4 checkpoints
+    assert resumed_dir == killed_dir  # the run goes on in its own directory
+    # the resumed run continued from step 16: it added the epoch-3 and epoch-4 checkpoints
     assert [p.name for p in ckpt.find_checkpoints(resumed_dir / "checkpoints")] == [
-        "step-000000024.npz", "step-000000032.npz"]
+        "step-000000008.npz", "step-000000016.npz", "step-000000024.npz", "step-000000032.npz"]
+    assert len(run_dirs(tmp_path / "a")) == 1
 
     straight = train(cwd=tmp_path / "b")
     assert straight.returncode == 0, straight.stdout + straight.stderr
@@ -389,3 +508,37 @@ def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(tmp_path):
         np.testing.assert_array_equal(a["optimizer"]["state"][idx]["momentum_buffer"], entry["momentum_buffer"])
     assert a["optimizer"]["param_groups"][0]["lr"] == b["optimizer"]["param_groups"][0]["lr"]
     assert a["trainer"]["metrics"]["val/loss"] == b["trainer"]["metrics"]["val/loss"]
+
+
+def _quick_run(tmp_path, *extra):
+    res = tk("train", *QUICK[1:], "trainer.max_epochs=2", *extra, cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return res
+
+
+@pytest.mark.slow
+def test_resume_continues_in_the_run_directory_and_a_finished_run_trains_nothing(tmp_path):
+    first = _quick_run(tmp_path)
+    (run,) = printed_run_dirs(first.stdout)
+    before = sorted(p.name for p in (run / "checkpoints").iterdir())
+
+    again = _quick_run(tmp_path, f"resume={run}")
+    done = re.search(r"run already finished \(trainer.max_epochs=2 reached at step (\d+)\); "
+                     r"raise trainer.max_epochs to continue", again.stdout + again.stderr)
+    assert done, again.stdout + again.stderr
+    per_epoch = int(done.group(1)) // 2
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == before
+    assert run_dirs(tmp_path) == [run]
+
+    longer = tk("train", *QUICK[1:], "trainer.max_epochs=3", "lr=0.5", f"resume={run}", cwd=tmp_path)
+    assert longer.returncode == 0, longer.stdout + longer.stderr
+    assert printed_run_dirs(longer.stdout) == [run] and run_dirs(tmp_path) == [run]
+    out = longer.stdout + longer.stderr
+    assert re.search(r"NOT applied, because resume restores them from the checkpoint: lr, optimizer.lr", out)
+    assert f"init_from={run}" in out
+    table = out.split("parameter groups (restored from")[1]
+    assert re.search(r"^default\s+\d+\s+\d+\s+0.01\s", table, flags=re.M), table  # the lr in use, not 0.5
+    assert f"step-{3 * per_epoch:09d}.npz" in {p.name for p in (run / "checkpoints").iterdir()}
+    logged = scalars(run)  # one TensorBoard run, continued
+    assert [s for s, _ in logged["val/loss"]] == [per_epoch, 2 * per_epoch, 3 * per_epoch]
+    assert "CheckpointWarning" in (run / "train.log").read_text()  # the warning is in the run's log too

@@ -304,3 +304,108 @@ def test_digits_without_scikit_learn_is_a_config_error_naming_the_extra(monkeypa
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     with pytest.raises(ConfigError, match=r"data=digits: .*trainkit\[datasets\]"):
         build_data(OmegaConf.create({"name": "digits", "batch_size": 8}))
+
+
+# --------------------------------------------------------------------------- run-derived values, checks
+def _validate(*overrides):
+    from trainkit.overrides import validate
+
+    register_configs()
+    (cfg,) = validate(list(overrides))
+    return cfg
+
+
+@pytest.mark.parametrize("name", ["warmup_cosine", "warmup_linear"])
+def test_warmup_schedulers_take_total_steps_from_the_run(name):
+    from trainkit.compose import build_run
+
+    cfg = _validate(f"scheduler={name}", "scheduler.warmup=0.1", "data=regression", "model=linear", "loss=mse",
+                    "data.n_samples=100", "data.batch_size=16", "trainer.max_epochs=3", "trainer.accumulate=2")
+    assert cfg.scheduler.total_steps is None
+    run = build_run(cfg)
+    # 80 training samples / 16 = 5 batches, accumulate 2 -> 3 updates an epoch (the last one partial)
+    assert run.scheduler.total_steps == 9
+
+
+def test_a_user_total_steps_shorter_than_the_run_is_warned_about(caplog):
+    from trainkit.compose import build_run
+
+    cfg = _validate("scheduler=warmup_linear", "scheduler.total_steps=4", "data=regression", "model=linear",
+                    "loss=mse", "data.n_samples=100", "data.batch_size=16", "trainer.max_epochs=3")
+    with caplog.at_level("WARNING", logger="trainkit.compose"):
+        run = build_run(cfg)
+    assert run.scheduler.total_steps == 4
+    assert "scheduler.total_steps=4 is shorter than the run (15 updates)" in caplog.text
+
+
+def test_one_cycle_with_accumulate_counts_the_partial_update_at_epoch_end():
+    from trainkit.compose import build_run
+
+    cfg = _validate("scheduler=one_cycle", "trainer.accumulate=3", "data.n_samples=300", "trainer.max_epochs=2",
+                    "trainer.progress=false")
+    run = build_run(cfg)
+    batches = len(run.train_loader)
+    assert batches % 3  # a partial accumulation cycle at each epoch end
+    assert run.scheduler.total_steps == -(-batches // 3) * 2
+    run.trainer.default_plugins = False
+    run.trainer.plugins = []
+    run.trainer.fit()  # steps the schedule exactly total_steps times (one more raises)
+    assert run.trainer.global_step == run.scheduler.total_steps
+
+
+def test_children_of_composite_schedulers_get_the_top_level_links():
+    from trainkit.compose import build_run
+
+    cfg = _validate("scheduler=sequential", "trainer.max_epochs=7", "lr=0.2", "data.n_samples=100",
+                    "+scheduler.schedulers=[{name: cosine}, {name: cyclic, base_lr: 0.01}]",
+                    "scheduler.milestones=[3]", "scheduler.interval=epoch")
+    run = build_run(cfg)
+    cosine, cyclic = run.scheduler._schedulers
+    assert cosine.T_max == 7
+    assert cyclic.max_lrs == pytest.approx([0.2])
+
+
+@pytest.mark.parametrize("value", [0, -3])
+def test_batch_size_below_one_is_rejected(value):
+    with pytest.raises(ConfigError, match=rf"data.batch_size={value} is not valid.*>= 1"):
+        _validate(f"data.batch_size={value}")
+
+
+@pytest.mark.parametrize(
+    "overrides, key, hint",
+    [
+        (["trainer.checkpoint.monitor=val/acc"], "trainer.checkpoint.monitor='val/acc'", "val/accuracy"),
+        (["trainer.early_stopping.enabled=true", "trainer.early_stopping.monitor=val/acc"],
+         "trainer.early_stopping.monitor='val/acc'", "val/accuracy"),
+        (["scheduler=plateau", "scheduler.monitor=trian/loss"], "scheduler.monitor='trian/loss'", "train/loss"),
+    ],
+)
+def test_a_monitor_no_run_produces_is_a_config_error(overrides, key, hint):
+    with pytest.raises(ConfigError, match=rf"{key} is not a metric this run produces. Did you mean '{hint}'"):
+        _validate(*overrides)
+
+
+@pytest.mark.parametrize(
+    "overrides, key",
+    [
+        (["trainer.early_stopping.enabled=true", "trainer.early_stopping.monitor=val/accuracy"],
+         "trainer.early_stopping.monitor"),
+        (["trainer.checkpoint.monitor=val/accuracy"], "trainer.checkpoint.monitor"),
+        (["scheduler=plateau", "scheduler.monitor=val/accuracy"], "scheduler.monitor"),
+    ],
+)
+def test_accuracy_monitor_on_regression_is_an_error_listing_the_metrics(overrides, key):
+    from trainkit.compose import build_run
+
+    cfg = _validate("data=regression", "model=linear", "loss=mse", "data.n_samples=50", *overrides)
+    with pytest.raises(ConfigError, match=rf"{key}='val/accuracy' is not a metric.*Available: train/loss.*val/loss"):
+        build_run(cfg)
+
+
+def test_run_id_is_fresh_after_reset():
+    from trainkit.config import reset_run_id, run_id
+
+    first = run_id()
+    assert run_id() == first
+    reset_run_id()
+    assert run_id() != first

@@ -176,15 +176,46 @@ def test_unknown_registry_kind_is_rejected():
         registry("optimiser", TrainkitPluginManager())
 
 
-def test_a_failing_registration_hook_names_the_plugin():
-    class Broken:
-        @hookspecs.hookimpl
-        def register_models(self, register):
-            raise RuntimeError("boom")
+class _BrokenRegistration:
+    """Registers one optimizer, then fails in register_models."""
 
+    @hookspecs.hookimpl
+    def register_optimizers(self, register):
+        register("tk_half_registered", object)
+
+    @hookspecs.hookimpl
+    def register_models(self, register):
+        register("tk_partial_model", object)
+        raise RuntimeError("boom")
+
+
+def test_a_failing_builtin_registration_hook_names_the_plugin():
     pm = TrainkitPluginManager()
-    pm.register(Broken(), name="broken-models")
-    with pytest.raises(PluginHookError, match="plugin 'broken-models' failed in hook 'register_models'.*boom"):
+    pm.register(_BrokenRegistration(), name="trainkit.broken")
+    with pytest.raises(PluginHookError, match="plugin 'trainkit.broken' failed in hook 'register_models'.*boom"):
+        registry("models", pm)
+
+
+def test_a_third_party_failing_registration_hook_is_skipped_with_a_warning(monkeypatch):
+    monkeypatch.delenv("TRAINKIT_STRICT_PLUGINS", raising=False)
+    pm = TrainkitPluginManager()
+    _load_builtins(pm)
+    pm.register(_BrokenRegistration(), name="broken-models")
+    assert "tk_half_registered" in registry("optimizers", pm)
+    with pytest.warns(PluginLoadWarning, match="'broken-models' from no distribution.*register_models.*boom"):
+        models = registry("models", pm)
+    assert "tk_partial_model" not in models and "mlp" in models  # the built-ins still work
+    assert not pm.has_plugin("broken-models")
+    assert "tk_half_registered" not in registry("optimizers", pm)  # its other registrations are gone too
+    (failure,) = pm.failures
+    assert "broken-models" in failure and "\n" not in failure
+
+
+def test_strict_mode_makes_a_failing_registration_hook_fatal(monkeypatch):
+    monkeypatch.setenv("TRAINKIT_STRICT_PLUGINS", "1")
+    pm = TrainkitPluginManager()
+    pm.register(_BrokenRegistration(), name="broken-models")
+    with pytest.raises(PluginLoadError, match="broken-models.*register_models.*boom.*TRAINKIT_STRICT_PLUGINS"):
         registry("models", pm)
 
 
@@ -390,3 +421,34 @@ def test_manager_is_a_pluggy_manager_for_project_trainkit(fresh_pm):
     assert isinstance(fresh_pm, pluggy.PluginManager)
     assert fresh_pm.project_name == "trainkit"
     assert get_plugin_manager() is fresh_pm
+
+
+FAILING_REGISTRATION = """
+    import trainkit
+
+    @trainkit.hookimpl
+    def register_optimizers(register):
+        raise RuntimeError("cannot find libfoo")
+"""
+
+
+def test_entry_point_failing_in_its_registration_hook_names_its_distribution(plugin_path):
+    _fake_distribution(plugin_path, "tk-test-regfail", "tk_test_regfail", FAILING_REGISTRATION)
+    pm = get_plugin_manager()
+    with pytest.warns(PluginLoadWarning, match=r"'tk_test_regfail' from distribution tk-test-regfail 1\.2\.3"
+                                               r".*register_optimizers.*libfoo"):
+        optimizers = registry("optimizers")
+    assert "adam" in optimizers and not pm.has_plugin("tk_test_regfail")
+
+
+def test_plugins_command_prints_a_failing_plugin_as_one_line(plugin_path, capsys):
+    from trainkit.cli import main
+
+    _fake_distribution(plugin_path, "tk-test-regfail", "tk_test_regfail", FAILING_REGISTRATION)
+    assert main(["plugins"]) == 0
+    out, err = capsys.readouterr()
+    lines = [ln for ln in (out + err).splitlines() if "tk_test_regfail" in ln]
+    assert len(lines) == 1, out + err
+    assert "tk-test-regfail" in lines[0] and "libfoo" in lines[0]
+    assert "Traceback" not in out + err and "warnings.warn" not in out + err
+    assert "trainkit.optimizers" in out  # the listing itself is still printed

@@ -194,7 +194,7 @@ def test_step_order_is_fixed_and_matches_the_docstring():
         max_epochs=1,
     )
     trainer.fit()
-    train_metrics = ("train/loss", "train/lr/0", "train/skipped_steps")
+    train_metrics = ("train/grad_norm", "train/loss", "train/lr/0", "train/skipped_steps")
 
     def update(step):
         return [
@@ -222,11 +222,70 @@ def test_step_order_is_fixed_and_matches_the_docstring():
     assert log.events == expected
 
 
-def test_every_lifecycle_hook_is_called_by_the_trainer_and_tested():
+def test_every_lifecycle_hook_is_called_by_the_trainer_and_tested(tmp_path):
+    from trainkit.builtin_plugins.checkpointing import Checkpointing
+
     lifecycle = {h for phase, hooks in PHASES.items() if phase != "registration" for h in hooks}
     assert lifecycle == set(LIFECYCLE_HOOKS)
     recorded = {name[3:] for name in vars(Recorder) if name.startswith("on_")}
     assert recorded == {h[3:] for h in lifecycle}
+
+    log = Log()
+    x, y = regression_data(8, seed=1)
+    val = DataLoader(TensorDataset(x, y), batch_size=4)
+    run = dict(plugins=[Recorder(log), Checkpointing()], run_dir=tmp_path, val_loader=val)
+    make_trainer(log, max_epochs=1, **run).fit()  # writes a checkpoint
+    make_trainer(log, max_epochs=2, resume=tmp_path, **run).fit()  # loads it
+
+    class Failing:
+        @hookimpl
+        def on_epoch_start(self, trainer, epoch):
+            raise RuntimeError("fail")
+
+    with pytest.raises(PluginHookError):
+        make_trainer(log, max_epochs=1, plugins=[Recorder(log), Failing()]).fit()
+    called = {e if isinstance(e, str) else e[0] for e in log.events}
+    assert {f"on_{name}" for name in called} >= set(LIFECYCLE_HOOKS)
+
+
+def test_grad_norm_is_logged_without_clipping_and_only_computed_on_log_steps(monkeypatch):
+    norms, logged = {}, {}
+
+    class Spy:
+        @hookimpl
+        def on_before_optimizer_step(self, trainer, optimizer):
+            grads = [p.grad for g in optimizer.param_groups for p in g["params"]]
+            norms[trainer.global_step + 1] = float(np.sqrt(sum((g ** 2).sum() for g in grads)))
+
+        @hookimpl
+        def on_log(self, trainer, step, metrics):
+            if "train/grad_norm" in metrics:
+                logged[step] = metrics["train/grad_norm"]
+
+    calls = []
+    original = Trainer._global_grad_norm
+    monkeypatch.setattr(Trainer, "_global_grad_norm", lambda self: calls.append(1) or original(self))
+    make_trainer(plugins=[Spy()], log_every=3, max_epochs=3).fit()  # 4 updates an epoch, 12 in all
+    assert sorted(logged) == [3, 4, 6, 8, 9, 12]  # every 3 steps and at the epoch-end flushes
+    assert len(calls) == len(logged)  # computed once per log, not every step
+    for step, value in logged.items():
+        assert value == pytest.approx(norms[step], rel=1e-10)
+
+
+def test_lbfgs_is_stepped_with_a_closure():
+    from trainkit.optim import LBFGS
+
+    x, y = regression_data(32)
+    model = linear_model()
+    loss_fn = nn.MSELoss()
+    before = float(loss_fn(model(trainkit.tensor(x)), trainkit.tensor(y)).data)
+    trainer = Trainer(model, loss_fn, LBFGS(model.parameters(), lr=0.5),
+                      DataLoader(TensorDataset(x, y), batch_size=32), max_epochs=3, default_plugins=False)
+    trainer.fit()
+    after = float(loss_fn(model(trainkit.tensor(x)), trainkit.tensor(y)).data)
+    assert after < 1e-3 * before
+    with pytest.raises(ValueError, match="LBFGS.*accumulate=2"):
+        Trainer(model, loss_fn, LBFGS(model.parameters()), DataLoader(TensorDataset(x, y)), accumulate=2)
 
 
 # --------------------------------------------------------------------------- numerics
@@ -318,6 +377,32 @@ def test_real_step_lr_scheduler_changes_the_logged_lr():
     trainer.plugins.append(LrSpy())
     trainer.fit()
     assert lrs == pytest.approx([0.1, 0.05, 0.025])
+
+
+def _plateau_trainer(monitor, val=False):
+    from trainkit.optim.lr_scheduler import ReduceLROnPlateau
+
+    x, y = regression_data(8)
+    model = linear_model()
+    opt = SGD(model.parameters(), lr=1e-12)  # the loss cannot improve
+    sched = ReduceLROnPlateau(opt, patience=0, monitor=monitor)
+    loader = DataLoader(TensorDataset(x, y), batch_size=4)
+    return Trainer(model, nn.MSELoss(), opt, loader, val_loader=loader if val else None, scheduler=sched,
+                   max_epochs=3, default_plugins=False), opt
+
+
+def test_plateau_scheduler_without_validation_steps_on_the_epoch_metrics():
+    trainer, opt = _plateau_trainer("train/loss")
+    trainer.fit()
+    assert opt.param_groups[0]["lr"] == pytest.approx(1e-12 * 0.1 ** 2)  # epochs 2 and 3 did not improve
+
+
+def test_plateau_scheduler_monitoring_validation_without_val_data_is_an_error():
+    from trainkit.optim.lr_scheduler import MissingMetricError
+
+    trainer, _ = _plateau_trainer("val/loss")
+    with pytest.raises(MissingMetricError, match="'val/loss'.*Available metrics: .*train/loss"):
+        trainer.fit()
 
 
 def test_plateau_scheduler_with_a_missing_metric_lists_the_metrics():

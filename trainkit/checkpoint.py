@@ -39,6 +39,8 @@ __all__ = [
     "load",
     "load_latest",
     "load_weights",
+    "resume_candidates",
+    "run_dir_of",
     "save",
 ]
 
@@ -233,11 +235,33 @@ def find_checkpoints(directory: str | os.PathLike) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
+def resume_candidates(target: str | os.PathLike) -> list[Path]:
+    """The checkpoint files ``resume=target`` would try, newest first.
+
+    Raises:
+        FileNotFoundError: ``target`` does not exist or holds no ``step-*.npz``.
+    """
+    return _candidates(Path(target))
+
+
+def run_dir_of(target: str | os.PathLike) -> Path | None:
+    """The run directory (the one holding Hydra's ``.hydra``) of a resume target, or None."""
+    path = Path(target).resolve()
+    if path.is_file():
+        path = path.parent
+        if path.name == CHECKPOINT_DIRNAME:
+            path = path.parent
+    return path if (path / ".hydra").is_dir() else None
+
+
 def _candidates(target: Path) -> list[Path]:
     if target.is_file():
         return [target]
     if not target.exists():
-        raise FileNotFoundError(f"resume target {target} does not exist (expected a run directory or a .npz)")
+        raise FileNotFoundError(
+            f"resume target {target} does not exist ({target.resolve()}); expected a run directory "
+            "or a checkpoint .npz"
+        )
     for directory in (target / CHECKPOINT_DIRNAME, target):
         found = find_checkpoints(directory)
         if found:

@@ -162,6 +162,17 @@ class DataInfo:
         return values
 
 
+def check_loader_settings(node) -> None:
+    """``data.batch_size`` (and ``val_batch_size`` when set) must be integers >= 1."""
+    for key in ("batch_size", "val_batch_size"):
+        value = _plain(node.get(key)) if key in node else None
+        if value is None and key == "val_batch_size":
+            continue
+        if value is None or isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            hint = " (or null: the training batch size)" if key == "val_batch_size" else ""
+            raise ConfigError(f"data.{key}={value!r} is not valid: it must be an integer >= 1{hint}")
+
+
 def build_data(node, seed: int = 0):
     """Build the datasets and loaders of ``node`` (a ``data`` config).
 
@@ -177,6 +188,7 @@ def build_data(node, seed: int = 0):
     except (ValueError, TypeError, FileNotFoundError, ImportError) as exc:
         raise ConfigError(f"data={node.get('name')}: {exc}") from exc
     loader_cfg = {k: _plain(node[k]) for k in LOADER_KEYS if k in node}
+    check_loader_settings(node)
     batch_size = int(loader_cfg.get("batch_size") or 64)
     train = DataLoader(
         splits.train,
@@ -267,24 +279,57 @@ def build_optimizer(node, params):
         raise ConfigError(f"optimizer={node.get('name')}: {exc}") from exc
 
 
-def _scheduler_context(factory, kwargs: dict, steps_per_epoch: int, max_epochs: int, max_steps) -> dict:
-    """Fill the run length into schedulers that need it (OneCycleLR's ``total_steps``, warmups)."""
+def run_steps(steps_per_epoch: int, max_epochs: int, max_steps=None) -> int:
+    """Optimizer updates in a run: ``max_steps`` when set, else updates per epoch x epochs."""
+    return int(max_steps) if max_steps else int(steps_per_epoch * max_epochs)
+
+
+def updates_per_epoch(batches: int, accumulate: int) -> int:
+    """Optimizer updates per epoch: the Trainer also applies a last, partial accumulation cycle."""
+    return max(1, math.ceil(batches / max(1, int(accumulate))))
+
+
+def _scheduler_context(factory, kwargs: dict, steps_per_epoch: int, max_epochs: int, max_steps,
+                       section: str = "scheduler", interval: str | None = None, links: dict | None = None) -> dict:
+    """Fill what the run decides into a scheduler's arguments.
+
+    * ``total_steps`` (OneCycleLR, warmup_cosine, warmup_linear, any factory
+      with that parameter) left null: the run's length, in updates (or in
+      epochs for ``interval=epoch``). A user-set value shorter than the run is
+      warned about (the schedule would end, or raise, before the run does).
+    * Required ``T_max``/``max_lr`` left out (children of ``sequential``/
+      ``chained``): ``trainer.max_epochs`` and the run's ``lr``, the defaults
+      the top-level node gets from its config links.
+    """
     sig = _signature(factory)
     if sig is None:
         return kwargs
     names = sig.parameters
-    total = int(max_steps) if max_steps else int(steps_per_epoch * max_epochs)
-    if "total_steps" in names and all(kwargs.get(k) is None for k in ("total_steps", "epochs", "steps_per_epoch")):
-        kwargs["total_steps"] = total
+    total = int(max_epochs) if interval == "epoch" else run_steps(steps_per_epoch, max_epochs, max_steps)
+    if "total_steps" in names:
+        if all(kwargs.get(k) is None for k in ("total_steps", "epochs", "steps_per_epoch")):
+            kwargs["total_steps"] = total
+        elif kwargs.get("total_steps") is not None and int(kwargs["total_steps"]) < total:
+            log.warning(
+                "%s.total_steps=%s is shorter than the run (%d %s); leave it null to use the run's length",
+                section, kwargs["total_steps"], total, "epochs" if interval == "epoch" else "updates",
+            )
+    for key, value in (links or {}).items():
+        param = names.get(key)
+        if param is not None and param.default is inspect.Parameter.empty and key not in kwargs and value is not None:
+            kwargs[key] = value
     return kwargs
 
 
-def build_scheduler(node, optimizer, *, steps_per_epoch: int = 1, max_epochs: int = 1, max_steps=None, section="scheduler"):
+def build_scheduler(node, optimizer, *, steps_per_epoch: int = 1, max_epochs: int = 1, max_steps=None,
+                    section="scheduler", base_lr=None):
     """Construct the scheduler of ``node`` (None for ``scheduler=none``).
 
     ``schedulers`` lists (SequentialLR, ChainedScheduler) are built recursively
-    from nodes with a ``name``. ``interval``/``monitor`` set on the node override
-    the scheduler's own attributes.
+    from nodes with a ``name``; their children get the same defaults as the
+    top level (``T_max`` = ``max_epochs``, ``max_lr`` = ``base_lr``, ``total_steps``
+    = the run's length). ``interval``/``monitor`` set on the node override the
+    scheduler's own attributes.
     """
     name = node.get("name")
     factory = _lookup("schedulers", section, name)
@@ -298,10 +343,13 @@ def build_scheduler(node, optimizer, *, steps_per_epoch: int = 1, max_epochs: in
                 raise ConfigError(f"{section}.schedulers[{i}] must be a mapping with a 'name', got {sub!r}")
             built.append(
                 build_scheduler(OmegaConf.create(sub), optimizer, steps_per_epoch=steps_per_epoch,
-                                max_epochs=max_epochs, max_steps=max_steps, section=f"{section}.schedulers[{i}]")
+                                max_epochs=max_epochs, max_steps=max_steps, section=f"{section}.schedulers[{i}]",
+                                base_lr=base_lr)
             )
         kwargs["schedulers"] = built
-    kwargs = _scheduler_context(factory, kwargs, steps_per_epoch, max_epochs, max_steps)
+    interval = node.get("interval") if "interval" in node else None
+    links = {"T_max": int(max_epochs), "max_lr": None if base_lr is None else float(base_lr)}
+    kwargs = _scheduler_context(factory, kwargs, steps_per_epoch, max_epochs, max_steps, section, interval, links)
     try:
         scheduler = factory(optimizer, **kwargs)
     except (TypeError, ValueError) as exc:
@@ -354,6 +402,63 @@ def check_trainer(node) -> None:
         raise ConfigError(f"trainer.max_steps={node.max_steps!r} must be >= 1 (or null)")
 
 
+#: Metrics the Trainer can report (``train/lr/<group>`` besides); ``val/*`` need validation
+#: data, ``val/accuracy`` a classification task.
+RUN_METRICS = ("train/loss", "train/grad_norm", "train/skipped_steps", "time/epoch", "val/loss", "val/accuracy")
+
+
+def _configured_monitors(cfg) -> list[tuple[str, str]]:
+    """``(config key, metric)`` of every monitor the run will use."""
+    out = []
+    tcfg = cfg.trainer
+    if tcfg.early_stopping.enabled:
+        out.append(("trainer.early_stopping.monitor", str(tcfg.early_stopping.monitor)))
+    ck = tcfg.checkpoint
+    if ck.enabled and ck.save_best and ck.monitor is not None:
+        out.append(("trainer.checkpoint.monitor", str(ck.monitor)))
+    if "monitor" in cfg.scheduler and cfg.scheduler.get("monitor") is not None:
+        out.append(("scheduler.monitor", str(cfg.scheduler.monitor)))
+    return out
+
+
+def _unknown_metric(key: str, metric: str, available) -> ConfigError:
+    available = list(available)
+    close = difflib.get_close_matches(metric, available, n=1, cutoff=0.5)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return ConfigError(
+        f"{key}={metric!r} is not a metric this run produces.{hint} Available: {', '.join(available)}"
+    )
+
+
+def check_monitors(cfg, available=None) -> None:
+    """Every configured monitor must name a metric the run will produce.
+
+    Args:
+        cfg: the run config.
+        available: the metrics of this run (from :func:`run_metrics`); None
+            checks against every metric any run can produce (before the data
+            is known).
+    """
+    for key, metric in _configured_monitors(cfg):
+        if available is None:
+            if metric in RUN_METRICS or metric.startswith("train/lr/"):
+                continue
+            raise _unknown_metric(key, metric, RUN_METRICS)
+        if metric not in available:
+            raise _unknown_metric(key, metric, available)
+
+
+def run_metrics(val_loader, info, optimizer) -> list[str]:
+    """The metrics a run with this data and optimizer reports."""
+    names = ["train/loss", "train/grad_norm", "train/skipped_steps", "time/epoch"]
+    names += [f"train/lr/{g.get('name', i)}" for i, g in enumerate(optimizer.param_groups)]
+    if val_loader is not None:
+        names.append("val/loss")
+        if info.num_classes:
+            names.append("val/accuracy")
+    return names
+
+
 def check_config(cfg) -> None:
     """Every check :func:`build_run` makes on names and arguments, without building anything.
 
@@ -367,6 +472,8 @@ def check_config(cfg) -> None:
     if factory is not None:
         call_kwargs("scheduler", cfg.scheduler, factory, skip_first=True)
     call_kwargs("data", cfg.data, _lookup("datasets", "data", cfg.data.get("name")), extra_keys=LOADER_KEYS)
+    check_loader_settings(cfg.data)
+    check_monitors(cfg)
     if not cfg.model.get("_target_"):
         target = _lookup("models", "model", cfg.model.get("name"))
         call_kwargs("model", cfg.model, target)
@@ -390,38 +497,49 @@ def build_groups(node, model, base_lr, optimizer=None):
         optimizer: the ``optimizer`` config node; its ``weight_decay`` (when the
             optimizer takes one) becomes every group's default, so the table
             shows the value the run uses (a rule's own ``weight_decay`` and
-            ``no_decay`` still win).
+            ``no_decay`` still win), and its hyperparameter names are the keys a
+            ``param_groups`` rule may set besides params/lr/lr_mult/weight_decay/name.
 
     Returns:
         ``(groups, table, plugins)``: the groups for the optimizer, the printed
-        table, and the per-run plugins the rules need (``unfreeze`` at an epoch).
+        table (with a row per group ``unfreeze`` adds later, ``unfreeze:<pattern>
+        (epoch e)``), and the per-run plugins the rules need (``unfreeze`` at an epoch).
 
     Raises:
-        ConfigError: a rule matching nothing, a parameter matched twice,
-            everything frozen (the message of ``trainkit.params``).
+        ConfigError: a rule matching nothing, a parameter matched twice, a rule
+            key the optimizer does not take, a rule matching only frozen
+            parameters that nothing unfreezes, an unfreeze rule matching nothing
+            or trainable parameters, everything frozen (the message of ``trainkit.params``).
     """
-    from .params import ParamRuleError, build_param_groups, format_param_groups
+    from .builtin_plugins.param_rules import pending_unfreeze_rows
+    from .params import ParamRuleError, build_param_groups, format_param_groups, optimizer_keys
 
     rules = _plain(node.param_groups) or None
     unfreeze = _plain(node.unfreeze) or {}
     weight_decay = _optimizer_weight_decay(optimizer)
+    allowed = None
+    if optimizer is not None and optimizer.get("name") is not None:
+        allowed = optimizer_keys(_lookup("optimizers", "optimizer", optimizer.get("name")))
+    lr = None if base_lr is None else float(base_lr)
+    options = dict(
+        weight_decay=weight_decay,
+        no_decay=bool(node.no_decay),
+        layer_decay=node.layer_decay,
+        lr_slice=_plain(node.lr_slice),
+        allowed_keys=allowed,
+    )
     try:
         groups = build_param_groups(
-            model,
-            rules,
-            base_lr=None if base_lr is None else float(base_lr),
-            weight_decay=weight_decay,
-            freeze=list(_plain(node.freeze) or []) or None,
-            no_decay=bool(node.no_decay),
-            layer_decay=node.layer_decay,
-            lr_slice=_plain(node.lr_slice),
+            model, rules, base_lr=lr, freeze=list(_plain(node.freeze) or []) or None,
+            unfreeze=unfreeze or None, **options,
         )
+        pending = pending_unfreeze_rows(model, unfreeze, rules, base_lr=lr, **options)
     except ParamRuleError as exc:
         raise ConfigError(f"params: {exc}") from None
     plugins = []
     if unfreeze:
-        plugins.append(_unfreeze_plugin(unfreeze, base_lr, model))
-    return groups, format_param_groups(groups, model), plugins
+        plugins.append(_unfreeze_plugin(unfreeze, lr, dict(options, param_groups=rules)))
+    return groups, format_param_groups(groups, model, pending=pending), plugins
 
 
 def _optimizer_weight_decay(optimizer) -> float | None:
@@ -439,12 +557,17 @@ def _optimizer_weight_decay(optimizer) -> float | None:
         raise ConfigError(f"optimizer.weight_decay={value!r} is not a number (e.g. 1e-4)") from None
 
 
-def _unfreeze_plugin(rules: dict, base_lr, model):
-    """The per-run plugin that adds frozen parameters back at an epoch (``params.unfreeze``)."""
+def _unfreeze_plugin(rules: dict, base_lr, options: dict):
+    """The per-run plugin that adds frozen parameters back at an epoch (``params.unfreeze``).
+
+    ``options`` are the group options of the run (param_groups, no_decay,
+    layer_decay, lr_slice, weight_decay, allowed_keys), so the unfrozen groups
+    are built by the same rules as the initial ones.
+    """
     cls = _registry("callbacks").get("unfreeze")
     try:
-        return cls(rules)
-    except (TypeError, ValueError) as exc:
+        return cls(rules, lr=base_lr, **options)
+    except (TypeError, ValueError) as exc:  # ParamRuleError is a ValueError
         raise ConfigError(f"params.unfreeze: {exc}") from None
 
 
@@ -503,6 +626,28 @@ def build_grad_transforms(node) -> list:
 # --------------------------------------------------------------------------- the run
 
 
+def _check_run_monitors(cfg, scheduler, val_loader, info, optimizer) -> None:
+    """Monitors against the metrics of this very run (validation data? classification?)."""
+    available = run_metrics(val_loader, info, optimizer)
+    checks = [(k, m) for k, m in _configured_monitors(cfg) if k != "trainer.checkpoint.monitor"]
+    monitor = getattr(scheduler, "monitor", None)
+    if monitor is not None:
+        checks.append(("scheduler.monitor", str(monitor)))
+    ck = cfg.trainer.checkpoint
+    if ck.enabled and ck.save_best and ck.monitor is not None:
+        metric = str(ck.monitor)
+        if metric.startswith("val/") and val_loader is None:
+            log.warning("trainer.checkpoint.monitor=%r: this run has no validation data, so no best.npz is "
+                        "written; available metrics: %s", metric, ", ".join(available))
+        else:
+            checks.append(("trainer.checkpoint.monitor", metric))
+    for key, metric in checks:
+        if metric not in available:
+            why = " (the data has no validation split)" if metric.startswith("val/") and val_loader is None else ""
+            err = _unknown_metric(key, metric, available)
+            raise ConfigError(f"{err}{why}")
+
+
 @dataclass
 class Run:
     """Everything one ``trainkit train`` job built, ready for ``run.trainer.fit()``."""
@@ -542,9 +687,10 @@ def build_run(cfg, run_dir=None) -> Run:
     groups, table, rule_plugins = build_groups(cfg.params, model, base_lr, optimizer=cfg.optimizer)
     optimizer = build_optimizer(cfg.optimizer, groups)
     scheduler = build_scheduler(
-        cfg.scheduler, optimizer, steps_per_epoch=max(1, len(train_loader) // int(tcfg.accumulate)),
-        max_epochs=int(tcfg.max_epochs), max_steps=tcfg.max_steps,
+        cfg.scheduler, optimizer, steps_per_epoch=updates_per_epoch(len(train_loader), int(tcfg.accumulate)),
+        max_epochs=int(tcfg.max_epochs), max_steps=tcfg.max_steps, base_lr=cfg.get("lr"),
     )
+    _check_run_monitors(cfg, scheduler, val_loader, info, optimizer)
     callbacks, leave_out = build_callbacks(tcfg)
     try:
         trainer = Trainer(

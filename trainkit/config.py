@@ -43,6 +43,7 @@ __all__ = [
     "register_configs",
     "node_for",
     "run_id",
+    "reset_run_id",
 ]
 
 #: config group -> plugin registry kind whose names are selectable in that group.
@@ -267,8 +268,10 @@ def node_for(group: str, name: str, obj) -> type:
     """A dataclass (the ConfigStore node) describing ``obj``'s constructor for ``group``.
 
     ``name`` is kept in the node so the builder knows which registry entry to
-    construct. For optimizers ``lr`` becomes ``${lr}``; for models the
-    data-derived sizes default to null (filled from the data).
+    construct. For optimizers ``lr`` becomes ``${lr}``; for schedulers a
+    required ``T_max``/``max_lr`` becomes ``${trainer.max_epochs}``/``${lr}`` and a
+    required ``total_steps`` null (filled with the run's length when built); for
+    models the data-derived sizes default to null (filled from the data).
     """
     sig = _signature(obj)
     hints = _hints(obj)
@@ -287,6 +290,8 @@ def node_for(group: str, name: str, obj) -> type:
                 spec = ("lr", Optional[float], field(default="${lr}"))
             elif group == "scheduler" and p.name in _SCHEDULER_LINKS and p.default is inspect.Parameter.empty:
                 spec = (p.name, Any, field(default=_SCHEDULER_LINKS[p.name]))
+            elif group == "scheduler" and p.name == "total_steps" and p.default is inspect.Parameter.empty:
+                spec = ("total_steps", Optional[int], field(default=None))  # null: the run's length
             elif group == "model" and p.name in DATA_DERIVED and p.default is inspect.Parameter.empty:
                 spec = (p.name, Optional[int], field(default=None))
             specs.append(spec)
@@ -316,11 +321,18 @@ def node_for(group: str, name: str, obj) -> type:
 _RUN_ID: str | None = None
 
 
-def run_id() -> str:
-    """This process's run id: time stamp plus a random suffix, so runs never share a directory.
+def reset_run_id() -> None:
+    """Start a new run: the next :func:`run_id` is a fresh one (called once per ``trainkit train``)."""
+    global _RUN_ID
+    _RUN_ID = None
 
-    Computed once per process, so a run's directory name is stable however
-    often Hydra resolves it, and differs between two runs started in the same second.
+
+def run_id() -> str:
+    """The current run's id: time stamp plus a random suffix, so runs never share a directory.
+
+    Computed once per run (``trainkit train`` calls :func:`reset_run_id` first), so
+    a run's directory name is stable however often Hydra resolves it, and differs
+    between two runs started in the same second or in the same process.
     """
     global _RUN_ID
     if _RUN_ID is None:

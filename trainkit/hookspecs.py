@@ -151,6 +151,8 @@ def on_fit_start(trainer: "Trainer") -> None:
 
     The model is on ``trainer.device``; ``trainer.global_step`` and
     ``trainer.epoch`` are where training will continue (0 on a fresh run).
+    Not called (nor ``on_fit_end``) when a resumed run had already finished
+    and ``fit()`` returns without training (``trainer.already_finished`` says why).
 
     Args:
         trainer: the running Trainer.
@@ -409,7 +411,10 @@ def on_load_checkpoint(trainer: "Trainer", checkpoint: Checkpoint) -> None:
 
     A plugin restores its own state here and rebuilds any structure it added
     during training (the ``unfreeze`` plugin re-adds its param groups), so the
-    saved optimizer and scheduler states fit. Work that needs the fully
+    saved optimizer and scheduler states fit. ``trainer.should_stop``,
+    ``stop_reason`` and ``stopped_by`` are already restored: a plugin that
+    stopped the run may clear them when its new settings let training go on
+    (early stopping with a raised patience). Work that needs the fully
     restored state belongs in ``on_fit_start``, which runs after loading.
 
     Args:

@@ -19,8 +19,10 @@ group::
 Environment variables:
     TRAINKIT_LOAD_PLUGINS: comma-separated entry-point names; when set, only
         those third-party plugins are loaded (built-ins always are).
-    TRAINKIT_STRICT_PLUGINS: ``1`` makes a plugin that fails to load fatal
-        instead of a :class:`PluginLoadWarning`.
+    TRAINKIT_STRICT_PLUGINS: ``1`` makes a plugin that fails to load (import,
+        hook validation, or an exception inside its ``register_*`` hook) fatal
+        instead of a :class:`PluginLoadWarning`; a skipped plugin is also
+        listed in ``pm.failures`` (shown by ``trainkit plugins``).
 
 Only pluggy's public API is used (``get_hookimpls``, ``get_hookcallers``,
 ``list_plugin_distinfo``, ``load_setuptools_entrypoints``).
@@ -155,6 +157,8 @@ class TrainkitPluginManager(pluggy.PluginManager):
         super().__init__(hookspecs.PROJECT_NAME)
         self.add_hookspecs(hookspecs)
         self.registries: dict[str, Registry] = {}
+        #: one line per third-party plugin that failed to load or register and was skipped
+        self.failures: list[str] = []
 
     def register(self, plugin, name: str | None = None):
         registered = super().register(plugin, name=name)
@@ -262,7 +266,31 @@ def _load_entry_points(pm: TrainkitPluginManager) -> None:
             )
             if strict:
                 raise PluginLoadError(message + " (TRAINKIT_STRICT_PLUGINS=1)") from exc
+            pm.failures.append(message)
             warnings.warn(message + "; it was skipped", PluginLoadWarning, stacklevel=3)
+
+
+def _plugin_origin(pm: pluggy.PluginManager, plugin) -> str:
+    """``distribution <name> <version>`` of a plugin loaded from an entry point, or what is known."""
+    for obj, dist in pm.list_plugin_distinfo():
+        if obj is plugin:
+            return f"distribution {dist.project_name} {dist.version}"
+    return "no distribution (registered directly)"
+
+
+def _skip_failed_registration(pm: TrainkitPluginManager, impl, hook_name: str, exc: Exception) -> None:
+    """A third-party plugin failed in a registration hook: drop it with a warning (or fail if strict)."""
+    origin = _plugin_origin(pm, impl.plugin)
+    message = (
+        f"trainkit plugin {impl.plugin_name!r} from {origin} failed in {hook_name}: "
+        f"{type(exc).__name__}: {exc}"
+    )
+    if _strict():
+        raise PluginLoadError(message + " (TRAINKIT_STRICT_PLUGINS=1)") from exc
+    pm.failures.append(message)
+    warnings.warn(message + "; it was skipped", PluginLoadWarning, stacklevel=4)
+    if pm.is_registered(impl.plugin):
+        pm.unregister(impl.plugin)  # also drops what it registered in other kinds (caches cleared)
 
 
 # =========================================================================== registries
@@ -345,16 +373,16 @@ def registry(kind: str, pm: TrainkitPluginManager | None = None) -> Registry:
     hook_name = f"register_{kind}"
     for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
         provider = impl.plugin_name
-
-        def register(name: str, obj: Any, _provider: str = provider) -> None:
-            reg._add(name, obj, _provider)
-
+        staged: list[tuple[str, Any]] = []
         try:
-            impl.function(register)
-        except DuplicateNameError:
-            raise
+            impl.function(lambda name, obj: staged.append((name, obj)))
         except Exception as exc:
-            raise PluginHookError(provider, hook_name, exc) from exc
+            if provider.startswith(BUILTIN_PREFIX):
+                raise PluginHookError(provider, hook_name, exc) from exc
+            _skip_failed_registration(pm, impl, hook_name, exc)
+            continue  # nothing it staged is kept
+        for name, obj in staged:
+            reg._add(name, obj, provider)
     pm.registries[kind] = reg
     return reg
 

@@ -12,7 +12,7 @@ from . import checkpoint as ckpt
 from . import random as tk_random
 from .autograd import no_grad
 from .autograd.tensor import Tensor
-from .backend import Device, to_device
+from .backend import Device, get_array_module, to_device
 from .plugins import (
     HookDispatcher,
     get_plugin_manager,
@@ -102,8 +102,9 @@ class Trainer:
         on_after_backward()
         -- at the end of each cycle of ``accumulate`` batches (or of the epoch) --
         grad_transforms in list order        (clipping, ...); one returning False skips the update
+        global gradient 2-norm               on the device, only when a log step is due
         on_before_optimizer_step(optimizer)
-        optimizer.step()
+        optimizer.step()                     optimizer.step(closure) for LBFGS-style optimizers
         on_after_optimizer_step(optimizer)
         step-interval schedulers .step()     not on skipped updates (counted in skipped_steps)
         global_step += 1; every log_every steps: on_log(step, train metrics)
@@ -111,12 +112,22 @@ class Trainer:
         -- every batch --
         on_batch_end(batch_idx, loss, skipped)
 
+    When ``accumulate`` does not divide the number of batches, the last,
+    partial cycle of an epoch is still applied (its gradients scaled by
+    ``1/accumulate``, as in a hand-written loop): that update, with its
+    ``on_step_end``, runs *after* the epoch's last ``on_batch_end``.
+    Optimizers that need a closure (``LBFGS``, or any optimizer with
+    ``requires_closure = True``) are stepped as ``optimizer.step(closure)``
+    where the closure zeroes the gradients and recomputes the loss of the
+    current batch and its gradients; they need ``accumulate=1``.
+
     One epoch::
 
         train_loader.set_epoch(epoch); on_epoch_start(epoch)
         the batches above (stopping early at max_steps or when should_stop is set)
         validation every ``val_every`` epochs -> on_validation_end(metrics)
-        plateau schedulers .step(metrics[monitor])
+        plateau schedulers .step(metrics[monitor])   after validation; without a
+                                              val_loader at every epoch end (train/loss)
         epoch-interval schedulers .step()
         epoch += 1; on_log(...); on_epoch_end(epoch, metrics)   epoch checkpoints here
 
@@ -129,12 +140,19 @@ class Trainer:
     state, every scheduler and stateful gradient transform, the counters
     (epoch, global_step, skipped_steps), metrics, the global RNG state
     (``trainkit.random``), the train loader's position, every plugin's state
-    (``on_save_checkpoint``) and the resolved config. A run resumed from a
-    checkpoint continues bit-identically on the CPU.
+    (``on_save_checkpoint``), whether the run had stopped (``should_stop``,
+    ``stop_reason``) and the resolved config. A run resumed from a checkpoint
+    continues bit-identically on the CPU. The optimizer's and schedulers'
+    hyperparameters (lr, momentum, T_max, ...) come from the checkpoint, not
+    from a changed config (a warning lists such changes; ``init_from`` starts a
+    fresh run from the weights instead). Resuming a run that had finished
+    (``max_epochs``/``max_steps`` reached, or stopped early) trains nothing:
+    ``fit()`` logs why and returns the saved metrics.
 
-    Device scalars (the loss) are summed on the device and transferred every
-    ``log_every`` steps, so the loop does not synchronise per step (the NaN
-    guard, which must look at every loss, is the exception).
+    Device scalars (the loss, the global gradient norm) are summed on the
+    device and transferred every ``log_every`` steps, so the loop does not
+    synchronise per step (the NaN guard, which must look at every loss, is
+    the exception).
 
     Args:
         model: a ``trainkit.nn.Module``; moved to ``device``.
@@ -223,6 +241,12 @@ class Trainer:
                     f"Trainer: scheduler {i} ({type(sched).__name__}) has interval={interval!r}; "
                     "expected 'epoch' or 'step'"
                 )
+        self._needs_closure = _needs_closure(optimizer)
+        if self._needs_closure and self.accumulate != 1:
+            raise ValueError(
+                f"Trainer: {type(optimizer).__name__} is stepped with a closure that re-evaluates one batch; "
+                f"it cannot accumulate gradients (accumulate={self.accumulate}); use accumulate=1"
+            )
         self.grad_transforms = list(grad_transforms)
         for i, t in enumerate(self.grad_transforms):
             if not callable(t):
@@ -242,6 +266,10 @@ class Trainer:
         self.metrics: dict[str, float] = {}
         self.should_stop = False
         self.stop_reason: str | None = None
+        #: name of the plugin that set ``should_stop`` (e.g. "early_stopping"), if any
+        self.stopped_by: str | None = None
+        #: why a resumed run trained nothing (it had already finished), else None
+        self.already_finished: str | None = None
         self.last_checkpoint: Path | None = None
         self.resumed_from: Path | None = None
         self.last_grad_norm = None
@@ -251,6 +279,8 @@ class Trainer:
         self._loss_count = 0
         self._grads_zeroed = False
         self._validated_at: int | None = None
+        self._batch: tuple | None = None
+        self._norm_step = -1  # global_step whose gradient norm last_grad_norm is
 
     # ------------------------------------------------------------------ plugins
     def _plugin_objects(self) -> list[Any]:
@@ -285,6 +315,11 @@ class Trainer:
             try:
                 if self.resume is not None:
                     self.load_checkpoint(self.resume)
+                    finished = self._finished_reason()
+                    if finished is not None:
+                        self.already_finished = "; ".join(finished)
+                        log.warning("run already finished (%s); %s", *finished)
+                        return dict(self.metrics)
                 elif self.init_from is not None:
                     self.init_weights(self.init_from, strict=self.init_strict)
                 self.model.train()
@@ -299,6 +334,24 @@ class Trainer:
             finally:
                 self.hooks.call_all("on_teardown", trainer=self)
                 self.active_plugins = []
+
+    def _finished_reason(self) -> tuple[str, str] | None:
+        """``(why, how to continue)`` when this (resumed) run has nothing left to train, else None."""
+        if self.should_stop:
+            how = (
+                "turn early stopping off (trainer.early_stopping.enabled=false) or raise "
+                "trainer.early_stopping.patience to continue"
+                if self.stopped_by == "early_stopping"
+                else "raise trainer.max_epochs to continue"
+            )
+            return self.stop_reason or "it was stopped", how
+        if self.max_steps is not None and self.global_step >= self.max_steps:
+            return (f"trainer.max_steps={self.max_steps} reached at step {self.global_step}",
+                    "raise trainer.max_steps to continue")
+        if self.epoch >= self.max_epochs:
+            return (f"trainer.max_epochs={self.max_epochs} reached at step {self.global_step}",
+                    "raise trainer.max_epochs to continue")
+        return None
 
     def _done(self) -> bool:
         return self.should_stop or (self.max_steps is not None and self.global_step >= self.max_steps)
@@ -325,6 +378,7 @@ class Trainer:
         for batch_idx, batch in enumerate(loader, start=start):
             self.batch_idx = batch_idx
             batch = self._to_device(batch)
+            self._batch = batch
             hooks("on_batch_start", trainer=self, batch_idx=batch_idx, batch=batch)
             loss = self._forward(batch)
             skipped = hooks("on_train_loss", trainer=self, batch_idx=batch_idx, loss=loss) is False
@@ -371,6 +425,7 @@ class Trainer:
         """Transforms, optimizer step, step schedulers, counters. Returns True if skipped."""
         hooks = self.hooks
         skipped = contributed == 0
+        norm_known = False
         if not skipped and self.grad_transforms:
             params = [p for g in self.optimizer.param_groups for p in g["params"]]
             for t in self.grad_transforms:
@@ -378,14 +433,22 @@ class Trainer:
                 norm = getattr(t, "last_norm", None)
                 if norm is not None:
                     self.last_grad_norm = norm
+                    norm_known = True
                 if go_on is False:
                     skipped = True
                     break
+        if not skipped and (self.global_step + 1) % self.log_every == 0:
+            if not norm_known:
+                self.last_grad_norm = self._global_grad_norm()
+            self._norm_step = self.global_step + 1
         if skipped:
             self.skipped_steps += 1
         else:
             hooks("on_before_optimizer_step", trainer=self, optimizer=self.optimizer)
-            self.optimizer.step()
+            if self._needs_closure:
+                self.optimizer.step(self._closure)
+            else:
+                self.optimizer.step()
             hooks("on_after_optimizer_step", trainer=self, optimizer=self.optimizer)
             for sched in self._step_schedulers:
                 sched.step()
@@ -396,6 +459,28 @@ class Trainer:
         hooks("on_step_end", trainer=self, step=self.global_step, skipped=skipped)
         return skipped
 
+    def _global_grad_norm(self):
+        """The 2-norm of all gradients as a device scalar (no host transfer until it is logged)."""
+        total = None
+        for group in self.optimizer.param_groups:
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                flat = g.reshape(-1)
+                sq = get_array_module(flat).vdot(flat, flat)
+                total = sq if total is None else total + sq
+        if total is None:
+            return None
+        return get_array_module(total).sqrt(total)
+
+    def _closure(self):
+        """Zero the gradients, recompute the current batch's loss and its gradients (LBFGS)."""
+        self.optimizer.zero_grad()
+        loss = self._forward(self._batch)
+        loss.backward()
+        return loss
+
     def _log_train(self) -> None:
         metrics: dict[str, float] = {}
         if self._loss_count:
@@ -403,6 +488,11 @@ class Trainer:
             self._loss_sum, self._loss_count = 0.0, 0
         for i, group in enumerate(self.optimizer.param_groups):
             metrics[f"train/lr/{group.get('name', i)}"] = float(group["lr"])
+        if self._norm_step != self.global_step and not self.grad_transforms:
+            # a flush between log steps (epoch end, max_steps): the last update's gradients
+            norm = self._global_grad_norm()
+            if norm is not None:
+                self.last_grad_norm, self._norm_step = norm, self.global_step
         if self.last_grad_norm is not None:
             metrics["train/grad_norm"] = float(self.last_grad_norm)
         metrics["train/skipped_steps"] = float(self.skipped_steps)
@@ -419,6 +509,9 @@ class Trainer:
             metrics.update(val)
             for sched in self._plateau_schedulers:
                 self._step_plateau(sched)
+        elif self.val_loader is None:
+            for sched in self._plateau_schedulers:  # no validation: the epoch's (train) metrics
+                self._step_plateau(sched)
         for sched in self._epoch_schedulers:
             sched.step()
         finished = self.epoch
@@ -427,14 +520,14 @@ class Trainer:
         self.hooks("on_epoch_end", trainer=self, epoch=finished, metrics=self.metrics)
 
     def _step_plateau(self, sched) -> None:
+        """Step a plateau scheduler with ``metrics[monitor]``; MissingMetricError lists the metrics."""
+        from .optim.lr_scheduler import MissingMetricError
+
         if hasattr(sched, "step_from"):
             sched.step_from(self.metrics)
             return
         if sched.monitor not in self.metrics:
-            raise KeyError(
-                f"{type(sched).__name__} monitors {sched.monitor!r}, which is not a metric of this run; "
-                f"available metrics: {', '.join(sorted(self.metrics))}"
-            )
+            raise MissingMetricError(sched.monitor, self.metrics.keys())
         sched.step(self.metrics[sched.monitor])
 
     # ------------------------------------------------------------------ validation
@@ -497,6 +590,9 @@ class Trainer:
                 "global_step": self.global_step,
                 "skipped_steps": self.skipped_steps,
                 "metrics": dict(self.metrics),
+                "should_stop": bool(self.should_stop),
+                "stop_reason": self.stop_reason,
+                "stopped_by": self.stopped_by,
             },
             "loader": loader.state_dict() if hasattr(loader, "state_dict") else None,
             "rng": tk_random.get_rng_state(),
@@ -533,8 +629,8 @@ class Trainer:
         The order matters and is fixed:
 
         1. model weights;
-        2. counters (epoch, global_step, skipped_steps, metrics) and the train
-           loader's position; a changed config is warned about;
+        2. counters (epoch, global_step, skipped_steps, metrics, should_stop)
+           and the train loader's position; a changed config is warned about;
         3. ``on_load_checkpoint``: every plugin restores its own state and
            rebuilds structure it added during training, such as the param
            groups of parameters unfrozen at an epoch (``unfreeze``), so that
@@ -549,11 +645,17 @@ class Trainer:
         self.global_step = int(counters["global_step"])
         self.skipped_steps = int(counters["skipped_steps"])
         self.metrics.update(counters.get("metrics", {}))
+        self.should_stop = bool(counters.get("should_stop", False))
+        self.stop_reason = counters.get("stop_reason")
+        self.stopped_by = counters.get("stopped_by")
         if state.get("loader") is not None and hasattr(self.train_loader, "load_state_dict"):
             self.train_loader.load_state_dict(state["loader"])
         self._warn_config_changes(path, state.get("config"))
         if self.hooks is not None:
             self.hooks("on_load_checkpoint", trainer=self, checkpoint=state)
+        if self.should_stop and self.stopped_by and self.active_plugins and self.plugin(self.stopped_by) is None:
+            log.info("the run was stopped by %s, which is not part of this run: continuing", self.stopped_by)
+            self.should_stop, self.stop_reason, self.stopped_by = False, None, None
         saved_opt = state["optimizer"]
         try:
             self.optimizer.load_state_dict(_tree_to_device(saved_opt, self.device))
@@ -586,17 +688,23 @@ class Trainer:
         if self.config is None or saved is None:
             return
         old, new = _flatten_config(saved), _flatten_config(self.config)
-        changes = [
-            f"{k}: {old.get(k, '<unset>')!r} -> {new.get(k, '<unset>')!r}"
-            for k in sorted(set(old) | set(new))
+        changed = [
+            k for k in sorted(set(old) | set(new))
             if k not in ("resume",) and old.get(k, "<unset>") != new.get(k, "<unset>")
         ]
-        if changes:
-            warnings.warn(
-                f"the config differs from the one saved in {path}: " + "; ".join(changes),
-                ckpt.CheckpointWarning,
-                stacklevel=3,
+        if not changed:
+            return
+        message = f"the config differs from the one saved in {path}: " + "; ".join(
+            f"{k}: {old.get(k, '<unset>')!r} -> {new.get(k, '<unset>')!r}" for k in changed
+        )
+        restored = [k for k in changed if k == "lr" or k.startswith(_RESTORED_PREFIXES)]
+        if restored:
+            message += (
+                f". NOT applied, because resume restores them from the checkpoint: {', '.join(restored)}"
+                f" (the run goes on with the saved optimizer/scheduler state). To train with the new values, "
+                f"start a fresh run from these weights: init_from={path}"
             )
+        warnings.warn(message, ckpt.CheckpointWarning, stacklevel=3)
 
     def init_weights(self, source: str | Path, strict: bool = True) -> dict[str, list[str]]:
         """Load model weights only (fine-tuning) from a checkpoint or a plain ``.npz``.
@@ -606,6 +714,8 @@ class Trainer:
             ``strict=False`` those keys are skipped and reported in a warning;
             with ``strict=True`` any of them raises ``StateDictMismatchError``.
         """
+        from .nn.module import StateDictMismatchError
+
         weights = ckpt.load_weights(source)
         own = self.model.state_dict()
         report = {
@@ -618,7 +728,12 @@ class Trainer:
             ],
         }
         if strict:
-            self.model.load_state_dict(weights, strict=True)
+            try:
+                self.model.load_state_dict(weights, strict=True)
+            except StateDictMismatchError as exc:
+                exc.args = (f"init_from={source}: {exc}. Set init_strict=false to skip these keys "
+                            "and report them",)
+                raise
             return report
         usable = {k: v for k, v in weights.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
         self.model.load_state_dict(usable, strict=False)
@@ -632,6 +747,20 @@ class Trainer:
             f"Trainer(model={type(self.model).__name__}, optimizer={type(self.optimizer).__name__}, "
             f"device={self.device}, epoch={self.epoch}, global_step={self.global_step})"
         )
+
+
+#: Config keys whose values a resume takes from the checkpoint (optimizer/scheduler state, RNG).
+_RESTORED_PREFIXES = ("optimizer.", "scheduler.", "params.", "trainer.seed")
+
+
+def _needs_closure(optimizer) -> bool:
+    """True for optimizers whose ``step`` must be given a closure (LBFGS, or ``requires_closure``)."""
+    flag = getattr(optimizer, "requires_closure", None)
+    if flag is not None:
+        return bool(flag)
+    from .optim import LBFGS
+
+    return isinstance(optimizer, LBFGS)
 
 
 def hparams_from_config(config: Mapping | None) -> dict[str, Any]:

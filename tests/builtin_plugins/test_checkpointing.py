@@ -51,3 +51,12 @@ def test_bad_options():
         Checkpointing(keep_last=0)
     with pytest.raises(ValueError, match="every_n_steps"):
         Checkpointing(every_n_steps=-2)
+
+
+def test_a_monitor_the_run_does_not_produce_is_warned_about_once(tmp_path):
+    x = np.random.default_rng(0).normal(size=(8, 2)).astype(np.float32)
+    val = DataLoader(TensorDataset(x, x[:, :1]), batch_size=4)
+    with pytest.warns(ckpt.CheckpointWarning, match="monitors 'val/acc'.*no best.npz.*available metrics: .*val/loss") as rec:
+        fit(tmp_path, Checkpointing(monitor="val/acc"), max_epochs=3, val_loader=val)
+    assert len([w for w in rec if "val/acc" in str(w.message)]) == 1
+    assert not (tmp_path / "checkpoints" / "best.npz").exists()

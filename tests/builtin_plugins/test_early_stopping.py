@@ -70,3 +70,27 @@ def test_ends_a_real_fit_early_and_state_round_trips():
     again = EarlyStopping(patience=2)
     again.on_load_checkpoint(trainer, checkpoint)
     assert (again.best, again.wait) == (stopper.best, stopper.wait)
+
+
+def _fit_without_validation(stopper, max_epochs=50):
+    x = np.random.default_rng(1).normal(size=(16, 2)).astype(np.float32)
+    trainkit.manual_seed(0)
+    model = nn.Linear(2, 1)
+    trainer = Trainer(model, nn.MSELoss(), SGD(model.parameters(), lr=1e-9),  # the loss cannot improve
+                      DataLoader(TensorDataset(x, x[:, :1]), batch_size=8), plugins=[stopper],
+                      max_epochs=max_epochs, default_plugins=False)
+    trainer.fit()
+    return trainer
+
+
+def test_without_validation_data_a_training_metric_is_checked_at_each_epoch_end():
+    trainer = _fit_without_validation(EarlyStopping(monitor="train/loss", patience=2))
+    assert trainer.should_stop and trainer.epoch == 3  # epoch 1 sets the best, 2 and 3 do not improve
+    assert trainer.stopped_by == "early_stopping"
+
+
+def test_without_validation_data_monitoring_a_validation_metric_is_an_error():
+    from trainkit.plugins import PluginHookError
+
+    with pytest.raises(PluginHookError, match="'val/loss'.*no validation data.*'train/loss'"):
+        _fit_without_validation(EarlyStopping(monitor="val/loss"))

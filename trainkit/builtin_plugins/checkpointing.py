@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from pathlib import Path
 
 from .. import checkpoint as ckpt
@@ -27,7 +28,10 @@ class Checkpointing:
         every_n_epochs: save at the end of every n-th epoch (0: never).
         every_n_steps: save after every n-th update (None/0: never).
         keep_last: how many ``step-*.npz`` files to keep (>= 1).
-        monitor: metric deciding ``best.npz`` (None: no best copy).
+        monitor: metric deciding ``best.npz`` (None: no best copy). A metric
+            the run does not produce is warned about once (no ``best.npz``);
+            a ``val/`` metric in a run without validation data writes no
+            ``best.npz`` silently (the Python default; the command warns).
         mode: ``"min"`` or ``"max"`` for ``monitor``.
         save_last: also save when fit ends, if the last step was not saved yet.
     """
@@ -56,6 +60,7 @@ class Checkpointing:
         self.best = math.inf if mode == "min" else -math.inf
         self.best_path: Path | None = None
         self._saved_step: int | None = None
+        self._warned_missing = False
 
     def _dir(self, trainer) -> Path:
         if self.dirpath is not None:
@@ -92,6 +97,16 @@ class Checkpointing:
         if not self.every_n_epochs or (epoch + 1) % self.every_n_epochs:
             return
         value = metrics.get(self.monitor) if self.monitor else None
+        validated = any(k.startswith("val/") for k in metrics)
+        missing = self.monitor and value is None and (validated or not self.monitor.startswith("val/"))
+        if missing and not self._warned_missing:
+            self._warned_missing = True
+            warnings.warn(
+                f"Checkpointing monitors {self.monitor!r}, which is not a metric of this run, so no best.npz "
+                f"is written; available metrics: {', '.join(sorted(metrics))}",
+                ckpt.CheckpointWarning,
+                stacklevel=2,
+            )
         improved = value is not None and math.isfinite(value) and self._better(float(value))
         if improved:
             self.best = float(value)  # recorded before saving, so the checkpoint knows its own best

@@ -14,6 +14,13 @@ log = logging.getLogger("trainkit.early_stopping")
 class EarlyStopping:
     """Sets ``trainer.should_stop`` after ``patience`` validations without improvement.
 
+    The metric is checked after each validation. A Trainer without a
+    ``val_loader`` never validates: the metric (e.g. ``train/loss``) is then
+    checked at every epoch end, and monitoring a ``val/`` metric is an error
+    at the start of the fit (it would never fire). On resume of a run this
+    plugin stopped, training continues only if ``patience`` was raised above
+    the saved count.
+
     Args:
         monitor: the metric to watch (e.g. ``"val/loss"``, ``"val/accuracy"``).
         mode: ``"min"`` (lower is better) or ``"max"``.
@@ -46,8 +53,23 @@ class EarlyStopping:
         return value > self.best + self.min_delta
 
     @hookimpl
+    def on_fit_start(self, trainer):
+        if trainer.val_loader is None and self.monitor.startswith("val/"):
+            raise ValueError(
+                f"EarlyStopping monitors {self.monitor!r}, but the run has no validation data, so it would "
+                "never stop: give the Trainer a val_loader or monitor a training metric such as 'train/loss'"
+            )
+
+    @hookimpl
     def on_validation_end(self, trainer, metrics):
-        merged = {**trainer.metrics, **metrics}
+        self._check(trainer, {**trainer.metrics, **metrics})
+
+    @hookimpl
+    def on_epoch_end(self, trainer, epoch, metrics):
+        if trainer.val_loader is None:
+            self._check(trainer, metrics)
+
+    def _check(self, trainer, merged) -> None:
         if self.monitor not in merged:
             raise KeyError(
                 f"EarlyStopping monitors {self.monitor!r}, which is not a metric of this run; "
@@ -60,6 +82,7 @@ class EarlyStopping:
         self.wait += 1
         if self.wait >= self.patience:
             trainer.should_stop = True
+            trainer.stopped_by = self.name
             trainer.stop_reason = (
                 f"early stopping: {self.monitor} did not improve on {self.best:.6g} "
                 f"for {self.wait} validation(s) (patience {self.patience}, min_delta {self.min_delta})"
@@ -75,6 +98,8 @@ class EarlyStopping:
         state = checkpoint["plugins"].get(self.name)
         if state:
             self.best, self.wait = float(state["best"]), int(state["wait"])
+        if getattr(trainer, "stopped_by", None) == self.name and self.wait < self.patience:
+            trainer.should_stop, trainer.stop_reason, trainer.stopped_by = False, None, None
 
 
 @hookimpl
