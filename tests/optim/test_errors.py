@@ -1,6 +1,8 @@
 """Every misuse the issue lists raises an error whose message names the culprit."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -19,12 +21,25 @@ def test_empty_parameter_list():
         SGD([], lr=0.1)
 
 
-def test_all_frozen_says_how_many():
+def test_all_frozen_is_accepted_as_in_torch_with_a_warning_saying_how_many():
+    """torch accepts an all-frozen list (layers may be unfrozen later); trainkit warns, with the count.
+
+    (An empty list left after filtering frozen parameters out is the error above: the
+    optimizer cannot know how many were filtered.)
+    """
     ps = params(4)
     for p in ps:
         p.requires_grad = False
-    with pytest.raises(ValueError, match=r"all 4 parameters are frozen"):
-        SGD(ps, lr=0.1)
+    with pytest.warns(UserWarning, match=r"got 4 parameters and all of them are frozen") as record:
+        opt = SGD(ps, lr=0.1, momentum=0.9)
+    assert record[0].filename == __file__  # points at the caller
+    for p in ps:
+        p.grad = np.ones(p.shape)
+    opt.step()
+    assert all((p.data == 1).all() for p in ps) and len(opt.state) == 0
+    ps[0].requires_grad = True  # unfrozen later: now it trains
+    opt.step()
+    np.testing.assert_allclose(ps[0].data, 0.9)
 
 
 def test_parameter_in_two_groups_names_it_and_both_groups():
@@ -133,8 +148,33 @@ def test_seed_positional_mistake_filtered_params_then_groups():
 
 
 def test_lr_of_wrong_type():
-    with pytest.raises(TypeError, match="lr must be a float, got str"):
+    with pytest.raises(TypeError, match="lr must be a float.*got str"):
         SGD(params(1), lr="0.1")
+    with pytest.raises(TypeError, match="lr must be a float.*got ndarray"):
+        SGD(params(1), lr=np.array([0.1, 0.2]))
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "Adafactor", "SparseAdam", "LBFGS", "Muon"])
+@pytest.mark.parametrize("make_lr", [np.array, np.float32, np.float64], ids=["0d", "f32", "f64"])
+def test_numpy_scalar_and_0d_array_lr_are_valid(name, make_lr):
+    """``lr=np.array(0.1)`` is a value, not the positional param-groups mistake."""
+    def run(lr, positional):
+        p = Parameter(np.ones((2, 2)))
+        cls = getattr(optim, name)
+        opt = cls([p], lr) if positional else cls([p], lr=lr)
+
+        def closure():
+            p.grad = np.full((2, 2), 0.5) + p.data
+            return float((p.data ** 2).sum())
+
+        closure()
+        opt.step(closure)
+        return p.data
+
+    for positional in (False, True):
+        # float32 scalars make the per-step scalar arithmetic float32 (in torch as well)
+        rtol = 1e-6 if make_lr is np.float32 else 0
+        np.testing.assert_allclose(run(make_lr(0.25), positional), run(0.25, positional), rtol=rtol, atol=0)
 
 
 def test_differentiable_and_fused_foreach():
@@ -171,5 +211,59 @@ def test_gradient_shape_mismatch_is_named():
     p = Parameter(np.ones(3))
     opt = SGD([p], lr=0.1)
     p.grad = np.ones(4)
-    with pytest.raises(ValueError, match=r"gradient of shape \(4,\) for a parameter of shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"gradient of shape \(4,\) for a parameter of shape \(3,\): params\[0\]"):
         opt.step()
+    w, b = Parameter(np.ones((2, 3))), Parameter(np.ones(2))
+    named = Adam([("enc.w", w), ("enc.b", b)])
+    w.grad, b.grad = np.ones((2, 3)), np.ones(4)
+    with pytest.raises(ValueError, match=r"gradient of shape \(4,\) for a parameter of shape \(2,\): 'enc.b'"):
+        named.step()
+
+
+@pytest.mark.parametrize("cls,kwargs,entry,missing", [
+    ("Adam", {}, {"step": 1.0, "exp_avg": np.zeros((2, 3))}, "['exp_avg_sq']"),
+    ("Adam", {"amsgrad": True}, {"step": 1.0, "exp_avg": np.zeros((2, 3)), "exp_avg_sq": np.zeros((2, 3))},
+     "['max_exp_avg_sq']"),
+    ("RMSprop", {"momentum": 0.9}, {"step": 1.0, "square_avg": np.zeros((2, 3))}, "['momentum_buffer']"),
+    ("Adafactor", {}, {"row_var": np.zeros((2, 1)), "col_var": np.zeros((1, 3))}, "['step']"),
+    ("Muon", {}, {}, "['momentum_buffer']"),
+    ("SparseAdam", {}, {"step": 1, "exp_avg": np.zeros((2, 3))}, "['exp_avg_sq']"),
+])
+def test_load_state_dict_missing_state_keys_are_listed_by_name(cls, kwargs, entry, missing):
+    w, b = Parameter(np.ones((2, 3))), Parameter(np.ones((2, 3)))
+    opt = getattr(optim, cls)([("enc.w", w), ("enc.b", b)], **kwargs)
+    sd = opt.state_dict()
+    sd["state"] = {0: dict(entry, unrelated=1.0)}
+    with pytest.raises(StateDictError, match=r"'enc.w' \(shape \(2, 3\)\) is missing " + re.escape(missing)):
+        opt.load_state_dict(sd)
+    assert len(opt.state) == 0
+
+
+def test_load_state_dict_requires_keys_of_the_loaded_settings():
+    """amsgrad switched on in the loaded groups: max_exp_avg_sq must be there too."""
+    opt = Adam([("w", Parameter(np.ones(2)))])
+    opt.param_groups[0]["params"][0].grad = np.ones(2)
+    opt.step()
+    sd = opt.state_dict()
+    sd["param_groups"][0]["amsgrad"] = True
+    with pytest.raises(StateDictError, match=r"'w' \(shape \(2,\)\) is missing \['max_exp_avg_sq'\]"):
+        Adam([("w", Parameter(np.ones(2)))]).load_state_dict(sd)
+
+
+def test_sgd_state_without_momentum_buffer_loads_as_torch():
+    """torch's SGD keeps no buffer with momentum=0; loading it into momentum=0.9 starts from the gradient."""
+    p = Parameter(np.ones(2))
+    opt = SGD([p], lr=0.1, momentum=0.9, dampening=0.5)
+    opt.load_state_dict({"state": {0: {}}, "param_groups": [dict(opt.state_dict()["param_groups"][0])]})
+    p.grad = np.full(2, 2.0)
+    opt.step()
+    np.testing.assert_allclose(p.data, 1 - 0.1 * 2.0)
+
+
+def test_load_state_dict_validates_loaded_hyperparameters():
+    opt = SGD([Parameter(np.ones(2))], lr=0.1)
+    sd = opt.state_dict()
+    sd["param_groups"][0]["lr"] = -1.0
+    with pytest.raises(StateDictError, match=r"param group 0: Invalid learning rate: -1.0"):
+        opt.load_state_dict(sd)
+    assert opt.param_groups[0]["lr"] == 0.1

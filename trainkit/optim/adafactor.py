@@ -40,19 +40,24 @@ class Adafactor(Optimizer):
         if not 0.0 <= hp["weight_decay"]:
             raise ValueError(f"weight_decay should be >= 0 but is: {hp['weight_decay']}")
 
-    def _check_state(self, gi, j, entry):
-        p = self.param_groups[gi]["params"][j]
-        problems = []
-        shape = tuple(p.shape)
-        expected = {}
+    @staticmethod
+    def _state_shapes(shape) -> dict:
+        """Shapes of the state arrays of a parameter of ``shape`` (factored for >= 2 dims)."""
         if len(shape) > 1:
-            expected["row_var"] = shape[:-1] + (1,)
-            expected["col_var"] = shape[:-2] + (1, shape[-1])
-        else:
-            expected["variance"] = shape
-        for key, want in expected.items():
-            got = tuple(getattr(entry.get(key), "shape", ()))
-            if key not in entry or got != want:
+            return {"row_var": shape[:-1] + (1,), "col_var": shape[:-2] + (1, shape[-1])}
+        return {"variance": shape}
+
+    def _required_state(self, group, param):
+        return ("step",) + tuple(self._state_shapes(tuple(param.shape)))
+
+    def _check_state(self, gi, j, entry, group=None, complete=True):
+        p = self.param_groups[gi]["params"][j]
+        problems = super()._check_state(gi, j, entry, group, complete)
+        for key, want in self._state_shapes(tuple(p.shape)).items():
+            if entry.get(key) is None:
+                continue  # reported as missing (when complete) by the base class
+            got = tuple(getattr(entry[key], "shape", ()))
+            if got != want:
                 problems.append(f"state {key!r} of {self.describe_param(gi, j)} has shape {got}, expected {want}")
         return problems
 
@@ -68,6 +73,8 @@ class Adafactor(Optimizer):
                 xp = get_array_module(p.data)
                 grad = -p.grad if group["maximize"] else p.grad
                 st = self._state.get((gi, j))
+                if st is not None:
+                    st = self._matching_state(gi, j, st, p.data)
                 if st is None:
                     st = {"step": 0.0}
                     if grad.ndim > 1:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import to_device
 from .flat import FlatBucket, LayoutChanged
 from .kernels import Rule, bind_rule
 from .kernels.rule import default_backend, forced_backend
@@ -44,6 +45,13 @@ from .optimizer import Optimizer
 # plain numpy path (identical numbers), so short runs of small models never pay numba's ~1 s import.
 PLAIN_WARMUP_NUMEL = 65_536
 PLAIN_WARMUP_STEPS = 100
+
+
+def _scalar(value):
+    """A loaded scalar state value (a number, 0-d array or Tensor-like) as a Python float."""
+    if hasattr(value, "dtype") or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        return float(value)
+    return value
 
 
 def check_execution_flags(name: str, foreach=None, fused=None, differentiable=False, capturable=False) -> None:
@@ -87,6 +95,16 @@ class ElementwiseOptimizer(Optimizer):
     def _segment_key(self, state: dict) -> tuple:
         return tuple(state[name] for name in self.scalar_state)
 
+    def _is_fresh(self, state: dict, group: dict) -> bool:
+        """Whether a parameter that has state must still take its first-step update (SGD's momentum)."""
+        return False
+
+    def _mark_present(self, state: dict, key: str) -> None:
+        """Hook: state array ``key`` of a parameter was set by hand (SGD records its momentum buffer)."""
+
+    def _mark_absent(self, state: dict, key: str) -> None:
+        """Hook: optional state array ``key`` of a parameter was deleted by hand."""
+
     def _arguments(self, group: dict, state: dict, fresh: bool) -> tuple[dict, dict]:
         """The rule's scalars (Python floats) and flags for one run of parameters.
 
@@ -114,6 +132,9 @@ class ElementwiseOptimizer(Optimizer):
             self._buckets.append(buckets)
             self._where.append(where)
 
+    def _reset_layout(self) -> None:
+        self._buckets, self._where = [], []
+
     def _relayout(self, gi: int) -> None:
         """Rebuild group ``gi``'s buffers after a parameter changed shape/dtype/device.
 
@@ -126,7 +147,7 @@ class ElementwiseOptimizer(Optimizer):
             self._state.pop((gi, j), None)
         self._on_group_added(gi)
         for j, entry in saved.items():
-            if entry is not None and not self._check_state(gi, j, entry):
+            if entry is not None and not self._check_state(gi, j, entry, complete=False):
                 self._import_state(gi, j, entry)
 
     # ------------------------------------------------------------ state hooks
@@ -145,12 +166,9 @@ class ElementwiseOptimizer(Optimizer):
     def _state_shape_must_match(self, key: str) -> bool:
         return key in self.rule.arrays
 
-    def _check_state(self, gi: int, j: int, entry: dict) -> list[str]:
-        problems = super()._check_state(gi, j, entry)
-        missing = [s for s in self.scalar_state if s not in entry]
-        if missing:
-            problems.append(f"state of {self.describe_param(gi, j)} lacks {missing}")
-        return problems
+    def _required_state(self, group: dict, param) -> tuple:
+        arrays = tuple(name for name, value in self._init_state(group).items() if value is not None)
+        return tuple(self.scalar_state) + arrays
 
     def _import_state(self, gi: int, j: int, entry: dict) -> None:
         b, k = self._where[gi][j]
@@ -158,16 +176,58 @@ class ElementwiseOptimizer(Optimizer):
         scalars = {}
         for key, value in entry.items():
             if key in self.rule.arrays:
-                buf = bucket.state_buffer(key)
-                if key not in self._allocated(bucket):
-                    self._fill_new_buffer(gi, bucket, key)
-                a, e = bucket.span(k)
-                from ..backend import to_device
-
-                buf[a:e] = bucket.xp.asarray(to_device(value, bucket.device)).reshape(-1)
+                if value is not None:
+                    self._write_state_array(gi, bucket, k, key, value)
             else:
-                scalars[key] = float(value) if hasattr(value, "dtype") or isinstance(value, (int, float)) else value
+                scalars[key] = _scalar(value)
         self._state[(gi, j)] = scalars
+
+    def _write_state_array(self, gi: int, bucket: FlatBucket, k: int, key: str, value):
+        """Copy ``value`` into parameter ``k``'s slice of state buffer ``key``; returns the view."""
+        bucket.state_buffer(key)
+        if key not in self._allocated(bucket):
+            self._fill_new_buffer(gi, bucket, key)
+        view = bucket.state_view(key, k)
+        view[...] = bucket.xp.asarray(to_device(value, bucket.device)).reshape(view.shape)
+        return view
+
+    def _own_scalars(self, gi: int, j: int) -> dict:
+        """Parameter ``(gi, j)``'s scalar state, no longer shared with the rest of its bucket."""
+        st = dict(self._state[(gi, j)])
+        self._state[(gi, j)] = st
+        return st
+
+    def _set_state_value(self, param, key, value):
+        gi, j = self._position(param)
+        if (gi, j) not in self._state:
+            return super()._set_state_value(param, key, value)  # validated as a whole new entry
+        if key not in self.rule.arrays[2:]:
+            value = _scalar(value)
+            self._own_scalars(gi, j)[key] = value
+            return value
+        if value is None:
+            self._delete_state_value(param, key)
+            return None
+        p = self.param_groups[gi]["params"][j]
+        shape = tuple(getattr(value, "shape", ()))
+        if shape != tuple(p.shape):
+            raise ValueError(
+                f"state {key!r} of {self.describe_param(gi, j)} must have the parameter's shape "
+                f"{tuple(p.shape)}, got {shape}"
+            )
+        b, k = self._where[gi][j]
+        view = self._write_state_array(gi, self._buckets[gi][b], k, key, value)
+        self._mark_present(self._own_scalars(gi, j), key)
+        return view
+
+    def _delete_state_value(self, param, key) -> None:
+        gi, j = self._deletable(param, key)
+        if (gi, j) in self._state:
+            st = self._own_scalars(gi, j)
+            if key in self.rule.arrays:
+                self._mark_absent(st, key)
+            else:
+                st.pop(key, None)
 
     def _allocated(self, bucket) -> set:
         return getattr(bucket, "_initialised", set())
@@ -179,6 +239,30 @@ class ElementwiseOptimizer(Optimizer):
         if not hasattr(bucket, "_initialised"):
             bucket._initialised = set()
         bucket._initialised.add(name)
+
+    # ------------------------------------------------------------ gradients
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset gradients: to None (default, as torch) or to zeros in place.
+
+        With ``set_to_none=True`` the next backward pass writes each gradient
+        into the optimizer's flat gradient buffer again (no allocation per
+        step). A gradient array kept from before (``g = w.grad``, or a view of
+        it) would then be overwritten, while torch gives each backward pass a
+        fresh tensor; so when any gradient of a bucket is still referenced from
+        outside (counted with ``sys.getrefcount``, against the references the
+        optimizer itself holds), that bucket gets a fresh gradient buffer and
+        the kept arrays keep their values, as in torch. The usual loop keeps no
+        reference and reuses the buffer. ``set_to_none=False`` zeroes in place,
+        as torch does (kept references see the zeros).
+        """
+        super().zero_grad(set_to_none)
+        if set_to_none:
+            for gi, buckets in enumerate(self._buckets):
+                group_params = self.param_groups[gi]["params"]
+                for bucket in buckets:
+                    if bucket.grads_referenced(group_params):
+                        params = group_params if bucket.whole else [group_params[j] for j in bucket.indices]
+                        bucket.fresh_grad(params)
 
     # ------------------------------------------------------------ step
     @staticmethod
@@ -230,7 +314,7 @@ class ElementwiseOptimizer(Optimizer):
         state = self._state
         keys = bucket.state_keys
         first = state.get(keys[0])
-        if first is None:
+        if first is None or self._is_fresh(first, group):
             return False
         shared = True
         for key in keys[1:]:
@@ -259,12 +343,14 @@ class ElementwiseOptimizer(Optimizer):
         key = (k, end, group.get("fused"), self._warming_up(group, bucket), used, tuple(flags.items()))
         run = bucket.runners.get(key)
         if run is None:
-            a, e = bucket.offsets[k], bucket.offsets[end]
-            arrays = {"param": bucket.data[a:e], "grad": bucket.grad[a:e]}
-            for name in self.rule.arrays[2:]:
-                arrays[name] = bucket.state[name][a:e] if name in used else None
-            run = bind_rule(self.rule, arrays, flags, backend=self._backend(group, bucket))
-            bucket.runners[key] = run
+            def prepare():
+                a, e = bucket.offsets[k], bucket.offsets[end]
+                arrays = {"param": bucket.data[a:e], "grad": bucket.grad[a:e]}
+                for name in self.rule.arrays[2:]:
+                    arrays[name] = bucket.state[name][a:e] if name in used else None
+                return bind_rule(self.rule, arrays, flags, backend=self._backend(group, bucket))
+
+            run = bucket.add_runner(key, prepare)
         return run
 
     def _step_segments(self, gi: int, group: dict, bucket: FlatBucket, params: list, init: dict,
@@ -275,7 +361,7 @@ class ElementwiseOptimizer(Optimizer):
         and share their scalar state.
         """
         try:
-            valid = bucket.sync(params)
+            valid = bucket.sync(params, describe=lambda k: self.describe_param(gi, bucket.indices[k]))
         except LayoutChanged:
             self._relayout(gi)
             for bb in range(len(self._buckets[gi])):
@@ -304,6 +390,8 @@ class ElementwiseOptimizer(Optimizer):
                 a, e = bucket.span(k)
                 for name in used:
                     bucket.state[name][a:e] = init[name]
+            else:
+                fresh[k] = self._is_fresh(st, group)
             self._begin_step(st, group)
             states.append(st)
         k = 0

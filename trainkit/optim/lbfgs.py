@@ -115,7 +115,30 @@ class LBFGS(Optimizer):
         super().__init__(params, dict(lr=lr, max_iter=max_iter, max_eval=max_eval,
                                       tolerance_grad=tolerance_grad, tolerance_change=tolerance_change,
                                       history_size=history_size, line_search_fn=line_search_fn))
+
+    def _on_group_added(self, gi):
         self._params = self.param_groups[0]["params"]
+
+    # torch's LBFGS state: the counters always, the rest once an iteration has run.
+    _HISTORY = ("d", "t", "old_dirs", "old_stps", "ro", "H_diag", "prev_flat_grad", "prev_loss")
+
+    def _required_state(self, group, param):
+        return ("func_evals", "n_iter")
+
+    def _check_state(self, gi, j, entry, group=None, complete=True):
+        problems = super()._check_state(gi, j, entry, group, complete)
+        if complete and entry.get("n_iter", 0):
+            missing = [k for k in self._HISTORY if k not in entry]
+            if missing:
+                problems.append(f"LBFGS state (held by {self.describe_param(gi, j)}) is missing {missing}")
+        numel = sum(int(p.data.size) for p in self.param_groups[0]["params"])
+        for key in ("d", "prev_flat_grad"):
+            size = getattr(entry.get(key), "size", None)
+            if size is not None and size != numel:
+                problems.append(
+                    f"LBFGS state {key!r} has {size} elements but the parameters have {numel} in all"
+                )
+        return problems
 
     def _validate(self, hp):
         check_lr(hp)
@@ -171,6 +194,7 @@ class LBFGS(Optimizer):
                 "LBFGS.step() requires a closure that zeroes the gradients, recomputes the loss, "
                 "calls loss.backward() and returns the loss: optimizer.step(closure)"
             )
+        self._sync_groups()
         group = self.param_groups[0]
         lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]
         tolerance_grad, tolerance_change = group["tolerance_grad"], group["tolerance_change"]

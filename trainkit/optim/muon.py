@@ -85,6 +85,9 @@ class Muon(Optimizer):
     def _state_shape_must_match(self, key):
         return key == "momentum_buffer"
 
+    def _required_state(self, group, param):
+        return ("momentum_buffer",)
+
     def step(self, closure=None):
         """Perform a single optimization step."""
         loss = self._run_closure(closure)
@@ -95,6 +98,8 @@ class Muon(Optimizer):
                     continue
                 xp = get_array_module(p.data)
                 st = self._state.get((gi, j))
+                if st is not None:
+                    st = self._matching_state(gi, j, st, p.data)
                 if st is None:
                     st = {"momentum_buffer": xp.zeros_like(p.data)}
                     self._state[(gi, j)] = st

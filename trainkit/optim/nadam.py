@@ -3,6 +3,14 @@
 Same arguments, defaults and numerics as ``torch.optim.NAdam`` (torch 2.13):
 momentum schedule ``mu_t = beta1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))``,
 per-parameter ``mu_product``, optional decoupled weight decay (NAdamW).
+
+Difference from torch with float64 parameters: torch keeps ``mu_product`` as a
+tensor of its *default* dtype (float32 unless
+``torch.set_default_dtype(torch.float64)``), so its float64 trajectories carry
+float32 round-off in the momentum schedule and differ from trainkit's by about
+1e-10 absolute over 25 steps. trainkit computes ``mu_t`` and ``mu_product`` in
+Python float64, which is what torch gives with a float64 default dtype (then
+the two agree to ~1e-16). The float64 parity tests record torch with a float64 default.
 """
 from __future__ import annotations
 

@@ -25,9 +25,14 @@ def describe(group: Mapping, j: int, gi: int | None = None) -> str:
     return f"{where} (shape {shape})"
 
 
+def _is_array(value) -> bool:
+    """A numpy/cupy array (or numpy scalar): a value, never a parameter list."""
+    return hasattr(value, "dtype") and hasattr(value, "shape") and hasattr(value, "ndim")
+
+
 def looks_like_params(value) -> bool:
     """True when ``value`` is something one would pass as ``params`` (not a hyperparameter)."""
-    if isinstance(value, (str, bytes, Real, Tensor)) or value is None:
+    if isinstance(value, (str, bytes, Real, Tensor)) or value is None or _is_array(value):
         return False
     if isinstance(value, Mapping):
         return "params" in value
@@ -53,9 +58,14 @@ def check_lr_type(cls_name: str, lr) -> None:
         return
     if isinstance(lr, Tensor) and lr.numel() == 1:
         return
+    if _is_array(lr) and lr.ndim == 0 and lr.dtype.kind in "fiu":
+        return  # a 0-d array (np.array(0.1)), as torch accepts
     if looks_like_params(lr):
         raise TypeError(positional_mistake_message(cls_name, lr))
-    raise TypeError(f"{cls_name}: lr must be a float, got {type(lr).__name__} {lr!r}")
+    raise TypeError(
+        f"{cls_name}: lr must be a float (or a 0-d array / one-element Tensor), "
+        f"got {type(lr).__name__} {lr!r}"
+    )
 
 
 def materialize_params(params) -> list:
@@ -166,4 +176,19 @@ def check_disjoint(groups: list, new: dict, gi: int) -> None:
                     f"some parameters appear in more than one parameter group: "
                     f"{describe(new, j)} is in param group {other_i} (as params[{k}]) "
                     f"and in param group {gi} (as params[{j}])"
+                )
+
+
+def check_no_shared_params(groups: list) -> None:
+    """After a hand edit of ``param_groups``: raise when a parameter is in two places, naming both."""
+    seen: dict[int, tuple[int, int]] = {}
+    for gi, group in enumerate(groups):
+        for j, p in enumerate(group["params"]):
+            other = seen.setdefault(id(p), (gi, j))
+            if other != (gi, j):
+                names = group.get("param_names")
+                label = repr(names[j]) if names else f"a parameter of shape {tuple(p.shape)}"
+                raise ValueError(
+                    f"param_groups was edited by hand: {label} is in param group "
+                    f"{other[0]} (as params[{other[1]}]) and in param group {gi} (as params[{j}])"
                 )

@@ -51,11 +51,43 @@ class SGD(ElementwiseOptimizer):
     def _init_state(self, group):
         return {"momentum_buffer": 0.0 if group["momentum"] != 0 else None}
 
+    # The scalar state's "momentum_buffer" is None until the parameter has a momentum buffer and
+    # True after (its values live in the flat buffer). A parameter without one takes torch's first
+    # step (buffer = gradient), also when momentum is switched on mid-run or the buffer was deleted.
     def _init_scalars(self, group):
         return {"momentum_buffer": None}
 
+    def _required_state(self, group, param):
+        return ()  # torch: a missing momentum buffer starts from the next gradient
+
+    def _is_fresh(self, state, group):
+        return group["momentum"] != 0 and state.get("momentum_buffer") is None
+
+    def _mark_present(self, state, key):
+        if key == "momentum_buffer":
+            state[key] = True
+
+    def _mark_absent(self, state, key):
+        if key == "momentum_buffer":
+            state[key] = None
+
     def _begin_step(self, state, group):
         pass
+
+    def _end_step(self, state, group):
+        if group["momentum"] != 0:
+            state["momentum_buffer"] = True
+
+    def _export_state(self, gi, j, copy=True):
+        out = super()._export_state(gi, j, copy)
+        if out is not None and self._state[(gi, j)].get("momentum_buffer") is None:
+            out["momentum_buffer"] = None
+        return out
+
+    def _import_state(self, gi, j, entry):
+        super()._import_state(gi, j, entry)
+        has_buffer = entry.get("momentum_buffer") is not None
+        self._state[(gi, j)]["momentum_buffer"] = True if has_buffer else None
 
     def _arguments(self, group, state, fresh):
         scalars = dict(lr=group["lr"], weight_decay=group["weight_decay"], momentum=group["momentum"],

@@ -33,6 +33,9 @@ class SparseAdam(Optimizer):
     def _state_shape_must_match(self, key):
         return key in ("exp_avg", "exp_avg_sq")
 
+    def _required_state(self, group, param):
+        return ("step", "exp_avg", "exp_avg_sq")
+
     def step(self, closure=None):
         """Perform a single optimization step."""
         loss = self._run_closure(closure)
@@ -43,6 +46,8 @@ class SparseAdam(Optimizer):
                     continue
                 xp = get_array_module(p.data)
                 st = self._state.get((gi, j))
+                if st is not None:
+                    st = self._matching_state(gi, j, st, p.data)
                 if st is None:
                     st = {"step": 0, "exp_avg": xp.zeros_like(p.data), "exp_avg_sq": xp.zeros_like(p.data)}
                     self._state[(gi, j)] = st
