@@ -542,3 +542,18 @@ def test_resume_continues_in_the_run_directory_and_a_finished_run_trains_nothing
     logged = scalars(run)  # one TensorBoard run, continued
     assert [s for s, _ in logged["val/loss"]] == [per_epoch, 2 * per_epoch, 3 * per_epoch]
     assert "CheckpointWarning" in (run / "train.log").read_text()  # the warning is in the run's log too
+
+
+@pytest.mark.slow
+def test_resumed_plain_sgd_keeps_writing_checkpoints(tmp_path):
+    """SGD without momentum has no momentum buffers: after a resume in a new process its state
+    must still be checkpointable (a restored buffer once came back as NaN and every later
+    checkpoint was refused as non-finite)."""
+    common = ["optimizer=sgd", "trainer.progress=false", "data.n_samples=300", "hydra.run.dir=runs/r"]
+    first = tk("train", *common, "trainer.max_epochs=1", cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    resumed = tk("train", *common, "trainer.max_epochs=2", "resume=runs/r", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "not writing checkpoint" not in resumed.stdout + resumed.stderr
+    steps = sorted(int(p.stem.split("-")[1]) for p in (tmp_path / "runs/r/checkpoints").glob("step-*.npz"))
+    assert len(steps) == 2 and steps[-1] == 2 * steps[0], steps
