@@ -172,6 +172,20 @@ def test_top_level_lr_sets_the_optimizer_lr(toy_plugin):
     assert list(cfg.optimizer.betas) == [0.9, 0.99]
 
 
+def test_top_level_device_sets_the_trainer_device():
+    """`trainkit train device=auto`, as the tutorials write it; trainer.device still wins."""
+    from trainkit.overrides import validate
+
+    (cfg,) = validate(["device=auto"])
+    assert cfg.trainer.device == "auto"
+    (cfg,) = validate([])
+    assert cfg.trainer.device == "cpu"
+    (cfg,) = validate(["device=auto", "trainer.device=cpu"])
+    assert cfg.trainer.device == "cpu"
+    with pytest.raises(ConfigError, match=r"trainer\.device='gpu0' is not valid"):
+        validate(["device=gpu0"])
+
+
 def test_plugin_optimizer_is_selectable_without_yaml(toy_plugin):
     from trainkit.overrides import validate
 

@@ -161,7 +161,9 @@ class Config:
     """The whole run. Groups fill ``model``, ``data``, ``loss``, ``optimizer``, ``scheduler``.
 
     ``lr`` is the run's learning rate: every optimizer node reads ``lr: ${lr}``
-    (``null`` keeps the optimizer's own default). ``resume`` continues a run from
+    (``null`` keeps the optimizer's own default). ``device`` is the run's device
+    (``cpu``, ``cuda``, ``cuda:N``, ``auto``), read by ``trainer.device: ${device}``
+    so ``trainkit train device=cuda`` works as the tutorials write it. ``resume`` continues a run from
     its directory or a checkpoint; ``init_from`` loads weights only.
     """
 
@@ -173,6 +175,7 @@ class Config:
     trainer: TrainerConf = field(default_factory=TrainerConf)
     params: ParamsConf = field(default_factory=ParamsConf)
     lr: Optional[float] = 0.01
+    device: str = "cpu"
     resume: Optional[str] = None
     init_from: Optional[str] = None
     init_strict: bool = True
