@@ -48,6 +48,7 @@ def main(argv=None) -> float:
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--clip", type=float, default=1.0, help="max gradient norm")
+    parser.add_argument("--step-size", type=int, default=5, help="StepLR: halve the lr every this many epochs")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     args = parser.parse_args(argv)
 
@@ -65,25 +66,30 @@ def main(argv=None) -> float:
                 channels=args.channels).to(device)
     criterion = nn.CrossEntropyLoss()
     optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
-    scheduler = StepLR(optimizer, step_size=5, gamma=0.5)
+    scheduler = StepLR(optimizer, step_size=args.step_size, gamma=0.5)
     print(f"{splits.name}: {len(splits.train)} training images of shape {tuple(splits.input_shape)}, "
           f"{splits.num_classes} classes, device {device}")
 
     for epoch in range(args.epochs):
         start, running, batches = time.perf_counter(), 0.0, 0
+        clipped, max_norm = 0, 0.0
         for images, labels in train_loader:
             images, labels = images.to(device), labels.to(device)
             optimizer.zero_grad()
             loss = criterion(model(images), labels)
             loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), max_norm=args.clip)
+            # returns the norm before clipping: above args.clip means this update was scaled down
+            norm = float(nn.utils.clip_grad_norm_(model.parameters(), max_norm=args.clip))
+            clipped += norm > args.clip
+            max_norm = max(max_norm, norm)
             optimizer.step()
             running += loss.item()
             batches += 1
         scheduler.step()
         accuracy = evaluate(model, _on(val_loader, device))
         print(f"epoch {epoch + 1:2d}  loss {running / batches:.4f}  val accuracy {accuracy:.3f}  "
-              f"lr {scheduler.get_last_lr()[0]:.4g}  ({time.perf_counter() - start:.1f}s)")
+              f"lr {scheduler.get_last_lr()[0]:.4g}  clipped {clipped}/{batches} (max grad norm {max_norm:.3g})  "
+              f"({time.perf_counter() - start:.1f}s)")
     print(f"final val accuracy {accuracy:.4f}")
     return accuracy
 

@@ -4,12 +4,12 @@ After::
 
     trainkit train -m experiment=compare_optimizers optimizer=sgd,adam,rmsprop,adagrad
 
-every job of the sweep has its own run directory under ``runs/<time stamp>_sweep/``
+every job of the sweep has its own run directory under ``runs/<time stamp>_<id>_sweep/``
 (``0_experiment=compare_optimizers,optimizer=sgd``, ...) with a ``tensorboard/``
-folder. ``tensorboard --logdir runs/<time stamp>_sweep`` overlays their curves;
+folder. ``tensorboard --logdir runs/<time stamp>_<id>_sweep`` overlays their curves;
 this script prints the last value of each scalar per run::
 
-    python examples/compare_table.py runs/<time stamp>_sweep
+    python examples/compare_table.py runs/<time stamp>_<id>_sweep
     python examples/compare_table.py            # the newest *_sweep folder under ./runs
 
 The event files are TFRecord files of ``Event`` protocol buffers; they are read

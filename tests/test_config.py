@@ -182,6 +182,8 @@ def test_top_level_device_sets_the_trainer_device():
     assert cfg.trainer.device == "cpu"
     (cfg,) = validate(["device=auto", "trainer.device=cpu"])
     assert cfg.trainer.device == "cpu"
+    (cfg,) = validate(["trainer=debug", "device=auto"])  # every trainer preset follows it
+    assert cfg.trainer.device == "auto"
     with pytest.raises(ConfigError, match=r"trainer\.device='gpu0' is not valid"):
         validate(["device=gpu0"])
 

@@ -124,7 +124,7 @@ class TrainerConf:
 
     max_epochs: int = 10
     max_steps: Optional[int] = None
-    device: str = "cpu"
+    device: str = "${device}"  # the top-level `device`, so every trainer preset follows device=...
     accumulate: int = 1
     val_every: int = 1
     log_every: int = 10

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import re
 
 import pytest
 from example_helpers import EXAMPLES, run_dirs
@@ -37,8 +38,13 @@ def test_sweep_gives_one_run_per_optimizer_and_the_table_lists_them(tk, run_exam
     assert res.returncode == 0, res.stdout + res.stderr
     sweeps = list((tmp_path / "runs").glob("*_sweep"))
     assert len(sweeps) == 1
+    # the README's layout: runs/<time stamp>_<id>_sweep/<job number>_<overrides>/
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d_[0-9a-z]+_sweep", sweeps[0].name), sweeps[0].name
     jobs = run_dirs(sweeps[0])
     assert len(jobs) == 4
+    for i, (job, name) in enumerate(zip(jobs, ("sgd", "adam", "rmsprop", "adagrad"))):
+        # <job number>_<the job's overrides, comma-separated>
+        assert job.name.startswith(f"{i}_") and f"optimizer={name}" in job.name.split(","), job.name
     for job in jobs:  # each job is its own TensorBoard run under the sweep folder
         assert list((job / "tensorboard").glob("events.out.tfevents.*")), job
     table = run_example("compare_table.py")  # default: the newest runs/*_sweep

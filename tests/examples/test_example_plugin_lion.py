@@ -1,16 +1,21 @@
 """Example 5: the third-party plugin package examples/plugin_lion, installed with pip and used by name.
 
-The package is installed with ``pip install --target`` into a temporary folder
-and put on PYTHONPATH for the subprocesses, so the shared venv is never changed.
-The Lion update itself is checked in-process against an independent numpy
-transcription of the paper's rule.
+The package is pip-installed into a throwaway virtual environment (created with
+``python -m venv --system-site-packages``, so trainkit and its dependencies are
+visible), and that environment's ``python -m trainkit`` is run from the command
+line; the shared venv is never changed. The Lion update itself is checked
+in-process against an independent numpy transcription of the paper's rule.
 """
 from __future__ import annotations
 
 import importlib.util
+import os
+import re
 import shutil
 import subprocess
 import sys
+import sysconfig
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -63,35 +68,55 @@ def test_lion_rejects_bad_hyperparameters_by_name():
         Lion([Parameter(np.zeros(2))], lr=-1)
 
 
+def _site_packages(python: Path) -> Path:
+    out = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                         capture_output=True, text=True, check=True)
+    return Path(out.stdout.strip())
+
+
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory):
+def venv_python(tmp_path_factory) -> Path:
+    """The python of a new venv with examples/plugin_lion pip-installed into it."""
     root = tmp_path_factory.mktemp("plugin_lion")
     source = root / "src"
     shutil.copytree(PACKAGE, source, ignore=shutil.ignore_patterns("*.egg-info", "build", "__pycache__"))
-    target = root / "site"
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
+                   check=True, capture_output=True, timeout=120)
+    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    if sys.prefix != sys.base_prefix:
+        # The tests run from a venv: a venv made from it sees the *base* interpreter's
+        # site-packages only, so point it at this venv's too (trainkit, numpy, hydra, ...).
+        parent = sysconfig.get_paths()["purelib"]
+        (_site_packages(python) / "_parent_env.pth").write_text(f"import site; site.addsitedir({parent!r})\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--no-index", "--target", str(target), str(source)],
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
+         "--no-build-isolation", "--no-index", str(source)],
         capture_output=True, text=True, timeout=180,
     )
     if proc.returncode != 0:
         pytest.fail(f"pip install of examples/plugin_lion failed:\n{proc.stdout}\n{proc.stderr}")
-    return target
+    assert (_site_packages(python) / "trainkit_lion").is_dir()  # installed into the new venv, not the shared one
+    return python
 
 
 @pytest.mark.slow
-def test_installed_plugin_is_listed_and_trains_from_the_command_line(installed, tk, tmp_path):
+def test_installed_plugin_is_listed_and_trains_from_the_command_line(venv_python, tk, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    env = {"PYTHONPATH": str(installed)}
-    listing = tk("plugins", env=env)
+    def venv_trainkit(*args):
+        return subprocess.run([str(venv_python), "-m", "trainkit", *args], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=300, env={k: v for k, v in os.environ.items()
+                                                            if k not in ("PYTHONPATH", "HYDRA_FULL_ERROR")})
+
+    listing = venv_trainkit("plugins")
     assert listing.returncode == 0, listing.stderr
     block = listing.stdout.split("\nlion ", 1)[1].split("\n\n")[0]
     assert block.startswith("0.1.0 (trainkit-lion)"), block
     assert "registers optimizers: lion" in block and "on_epoch_end" in block
 
-    res = tk("train", "optimizer=lion", "lr=3e-3", "trainer.max_epochs=3", "data.n_samples=900",
-             "trainer.progress=false", "hydra.run.dir=runs/lion", env=env)
+    res = venv_trainkit("train", "optimizer=lion", "lr=3e-3", "trainer.max_epochs=3", "data.n_samples=900",
+                        "trainer.progress=false", "hydra.run.dir=runs/lion")
     assert res.returncode == 0, res.stdout + res.stderr
     assert final_metrics(res.stdout)["val/accuracy"] > 0.5  # 3 classes: chance is 1/3
 
@@ -101,5 +126,11 @@ def test_installed_plugin_is_listed_and_trains_from_the_command_line(installed, 
     assert "weights/norm/layers.0.weight" in norms
     assert len(events.Scalars("weights/norm/layers.0.weight")) == 3  # one per epoch
 
-    unknown = tk("train", "optimizer=lion", "trainer=debug")  # without the package: not registered
-    assert unknown.returncode == 2 and "lion" in unknown.stderr
+    # the shared environment's trainkit, without the package: lion is not registered
+    unknown = tk("train", "optimizer=lion", "trainer=debug")
+    assert unknown.returncode == 2, unknown.stdout + unknown.stderr
+    message = re.search(r"^trainkit: error: config: optimizer=lion: unknown optimizer 'lion'\. "
+                        r"Available optimizers \(provider\): (.*)$", unknown.stderr, flags=re.M)
+    assert message, unknown.stderr
+    available = dict(re.findall(r"(\w+) \(([\w.-]+)\)", message.group(1)))
+    assert "lion" not in available and available["adam"] == "trainkit.optimizers"
