@@ -176,6 +176,7 @@ def test_top_level_device_sets_the_trainer_device():
     """`trainkit train device=auto`, as the tutorials write it; trainer.device still wins."""
     from trainkit.overrides import validate
 
+    register_configs()
     (cfg,) = validate(["device=auto"])
     assert cfg.trainer.device == "auto"
     (cfg,) = validate([])
