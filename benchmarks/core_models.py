@@ -74,32 +74,27 @@ def torch_step(torch, model, x, y):
     return step
 
 
-def trainkit_adam_step(model, x, y):
-    criterion = nn.CrossEntropyLoss()
-    optimizer = trainkit.optim.Adam(model.parameters(), lr=1e-3)
+def optimizer_step(lib, make_optimizer):
+    """A step builder for ``lib`` (trainkit or torch) that uses the library's own optimizer."""
 
-    def step():
-        optimizer.zero_grad()
-        loss = criterion(model(x), y)
-        loss.backward()
-        optimizer.step()
-        return loss
+    def build(model, x, y):
+        criterion = lib.nn.CrossEntropyLoss()
+        optimizer = make_optimizer(lib)(model.parameters(), lr=1e-3)
 
-    return step
+        def step():
+            optimizer.zero_grad()
+            loss = criterion(model(x), y)
+            loss.backward()
+            optimizer.step()
+            return loss
+
+        return step
+
+    return build
 
 
-def torch_adam_step(torch, model, x, y):
-    criterion = torch.nn.CrossEntropyLoss()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-    def step():
-        optimizer.zero_grad()
-        loss = criterion(model(x), y)
-        loss.backward()
-        optimizer.step()
-        return loss
-
-    return step
+def adam(lib):
+    return lib.optim.Adam
 
 
 def build_case(name, factory, x_shape, batch, steps=(trainkit_step, torch_step)):
@@ -123,7 +118,8 @@ def cases():
     return [
         build_case("mlp 784-256-256-10 b128 fwd+bwd+sgd", mlp, (128, 784), 128),
         build_case("mlp 784-256-256-10 b128 full Adam step", mlp, (128, 784), 128,
-                   steps=(trainkit_adam_step, torch_adam_step)),
+                   steps=(optimizer_step(trainkit, adam),
+                          lambda torch, *args: optimizer_step(torch, adam)(*args))),
         build_case("cifar10 cnn b64 fwd+bwd+sgd", cifar_cnn, (64, 3, 32, 32), 64),
     ]
 

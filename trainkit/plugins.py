@@ -35,6 +35,7 @@ import importlib
 import importlib.metadata
 import logging
 import os
+import types
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -159,6 +160,24 @@ class TrainkitPluginManager(pluggy.PluginManager):
         self.registries: dict[str, Registry] = {}
         #: one line per third-party plugin that failed to load or register and was skipped
         self.failures: list[str] = []
+        self._hookimpl_opts_cache: dict[tuple[type, str], Any] = {}
+
+    def parse_hookimpl_opts(self, plugin, name: str):
+        """pluggy's lookup of ``@hookimpl`` options, cached per class for plugin objects.
+
+        Per-fit plugins (progress bar, NaN guard, ...) are new instances of the
+        same classes every ``fit()``; without the cache pluggy re-inspects every
+        attribute of each one, which was most of the Trainer's fixed cost per fit.
+        Modules and attributes set on the instance itself are not cached.
+        """
+        if isinstance(plugin, types.ModuleType) or name in getattr(plugin, "__dict__", {}):
+            return super().parse_hookimpl_opts(plugin, name)
+        key = (type(plugin), name)
+        try:
+            return self._hookimpl_opts_cache[key]
+        except KeyError:
+            opts = self._hookimpl_opts_cache[key] = super().parse_hookimpl_opts(plugin, name)
+            return opts
 
     def register(self, plugin, name: str | None = None):
         registered = super().register(plugin, name=name)
@@ -521,10 +540,11 @@ def registered(objects: Iterable[Any], pm: pluggy.PluginManager | None = None) -
                 continue
             name = pm.register(obj, name=_unique_name(pm, plugin_name_of(obj)))
             done.append((obj, name))
-            try:
-                pm.check_pending()
-            except pluggy.PluginValidationError as exc:
-                raise PluginLoadError(f"plugin {name!r} is invalid: {exc}") from exc
+        try:
+            pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            bad = pm.get_name(exc.plugin) or plugin_name_of(exc.plugin)
+            raise PluginLoadError(f"plugin {bad!r} is invalid: {exc}") from exc
         yield [name for _, name in done]
     finally:
         for obj, _ in reversed(done):
