@@ -19,7 +19,7 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from .config import DATA_DERIVED, LOADER_KEYS
+from .config import LOADER_KEYS
 
 __all__ = ["ConfigError", "Run", "build_run", "check_config", "call_kwargs", "build_model", "build_data"]
 
@@ -152,7 +152,7 @@ class DataInfo:
     target_shape: tuple
 
     def derived(self) -> dict:
-        """Values for the model arguments of ``DATA_DERIVED``."""
+        """Values for the model arguments of ``trainkit.config.DATA_DERIVED``."""
         shape = tuple(int(s) for s in self.input_shape)
         outputs = self.num_classes if self.num_classes else max(1, math.prod(self.target_shape or (1,)))
         values = {"in_features": math.prod(shape) if shape else 1, "num_classes": outputs, "out_features": outputs}

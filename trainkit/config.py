@@ -298,9 +298,6 @@ def node_for(group: str, name: str, obj) -> type:
             elif group == "model" and p.name in DATA_DERIVED and p.default is inspect.Parameter.empty:
                 spec = (p.name, Optional[int], field(default=None))
             specs.append(spec)
-        names = {p.name for p in params}
-    else:
-        names = set()
     if group == "model":
         specs.append(("_target_", Optional[str], field(default=None)))
     if group == "scheduler":

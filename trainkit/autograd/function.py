@@ -188,9 +188,7 @@ class Function:
             if isinstance(exc, (ShapeError, _AxisError)):
                 raise  # the op's own message already names what is wrong
             raise _shape_error(cls, raw, exc) from exc
-        if type(out) is not _ndarray and isinstance(out, np.generic):
-            out = np.asarray(out)  # numpy reductions return scalars, not 0-d arrays
-        result = Tensor._wrap(out, requires)
+        result = Tensor._wrap(out, requires)  # also turns numpy scalars into 0-d arrays
         if requires:
             fn.inputs = inputs
             # each input's producer as of now: an in-place ``x[i] = v`` later rebinds
@@ -207,12 +205,6 @@ class Function:
             fn._freed = False
             result._ctx = fn
         return result
-
-
-def _to_grad_dtype(grad, like):
-    if grad.dtype != like.dtype:
-        grad = grad.astype(like.dtype, copy=False)
-    return grad
 
 
 _FREED_MESSAGE = (

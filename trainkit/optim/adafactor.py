@@ -17,6 +17,17 @@ from ._lerp import lerp
 from .optimizer import Optimizer
 
 
+def _initial_state(xp, grad, data) -> dict:
+    """A parameter's first state: factored row/column variances for matrices, else a full one."""
+    st = {"step": 0.0}
+    if grad.ndim > 1:
+        st["row_var"] = xp.zeros(grad.shape[:-1] + (1,), dtype=data.dtype)
+        st["col_var"] = xp.zeros(grad.shape[:-2] + (1, grad.shape[-1]), dtype=data.dtype)
+    else:
+        st["variance"] = xp.zeros_like(data)
+    return st
+
+
 class Adafactor(Optimizer):
     """Adafactor. Args as torch: lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0.0, foreach, maximize."""
 
@@ -72,17 +83,7 @@ class Adafactor(Optimizer):
                     continue
                 xp = get_array_module(p.data)
                 grad = -p.grad if group["maximize"] else p.grad
-                st = self._state.get((gi, j))
-                if st is not None:
-                    st = self._matching_state(gi, j, st, p.data)
-                if st is None:
-                    st = {"step": 0.0}
-                    if grad.ndim > 1:
-                        st["row_var"] = xp.zeros(grad.shape[:-1] + (1,), dtype=p.data.dtype)
-                        st["col_var"] = xp.zeros(grad.shape[:-2] + (1, grad.shape[-1]), dtype=p.data.dtype)
-                    else:
-                        st["variance"] = xp.zeros_like(p.data)
-                    self._state[(gi, j)] = st
+                st = self._param_state(gi, j, p.data, lambda: _initial_state(xp, grad, p.data))
                 e1 = float(np.finfo(p.data.dtype).eps) if eps1 is None else eps1
                 st["step"] += 1.0
                 step = st["step"]

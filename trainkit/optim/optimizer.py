@@ -478,6 +478,20 @@ class Optimizer:
         gi, j = self._position(param)
         self._state.pop((gi, j), None)
 
+    def _param_state(self, gi: int, j: int, like, make) -> dict:
+        """Parameter ``(gi, j)``'s state for a step of an array-code optimizer (Muon, Adafactor, ...).
+
+        On first use ``make()`` builds and stores it; afterwards the stored state
+        is returned, re-cast when ``like`` (the parameter's array) changed dtype or
+        device since (see ``_matching_state``).
+        """
+        st = self._state.get((gi, j))
+        if st is None:
+            st = make()
+            self._state[(gi, j)] = st
+            return st
+        return self._matching_state(gi, j, st, like)
+
     def _matching_state(self, gi: int, j: int, st: dict, like) -> dict:
         """``st``, re-cast when the parameter's dtype or device changed since it was made (``model.to()``)."""
         for value in st.values():

@@ -45,12 +45,10 @@ class SparseAdam(Optimizer):
                 if p.grad is None or not p.requires_grad:
                     continue
                 xp = get_array_module(p.data)
-                st = self._state.get((gi, j))
-                if st is not None:
-                    st = self._matching_state(gi, j, st, p.data)
-                if st is None:
-                    st = {"step": 0, "exp_avg": xp.zeros_like(p.data), "exp_avg_sq": xp.zeros_like(p.data)}
-                    self._state[(gi, j)] = st
+                st = self._param_state(
+                    gi, j, p.data,
+                    lambda: {"step": 0, "exp_avg": xp.zeros_like(p.data), "exp_avg_sq": xp.zeros_like(p.data)},
+                )
                 st["step"] += 1
                 grad = -p.grad if group["maximize"] else p.grad
                 rows2d = grad.reshape(grad.shape[0], -1) if grad.ndim else grad.reshape(1, 1)

@@ -122,7 +122,7 @@ class MaxPool2dFunction(Function):
         """Flat ``h * W + w`` input indices of each maximum (torch's ``return_indices``)."""
         xp = get_array_module(self.idx)
         idx = self.idx.astype(xp.int64)
-        (kh, kw), (sh, sw), (dh, dw) = self.geo.kernel, self.geo.stride, self.geo.dilation
+        (_, kw), (sh, sw), (dh, dw) = self.geo.kernel, self.geo.stride, self.geo.dilation
         (ph, pw), (ho, wo), w = self.geo.padding, self.geo.out, self.geo.shape[-1]
         oh = xp.arange(ho).reshape(-1, 1) * sh - ph
         ow = xp.arange(wo).reshape(1, -1) * sw - pw
