@@ -21,6 +21,14 @@ def _reflected(fn):
     return lambda self, other: fn(other, self)
 
 
+def _apply_ufunc_in_place(self, other, ufunc_name):
+    """Write ``ufunc(self, other)`` into ``self.data`` (the shared tail of ``+=`` and ``add_``)."""
+    data = self.data
+    value = other.data if isinstance(other, Tensor) else other
+    getattr(get_array_module(data), ufunc_name)(data, value, out=data)
+    return self
+
+
 def _inplace(name, fn, ufunc_name):
     """``x += y`` etc.: in place on ``.data`` outside the graph, out of place inside it.
 
@@ -40,10 +48,7 @@ def _inplace(name, fn, ufunc_name):
                     f"({name}); wrap the update in trainkit.no_grad() or change x.data"
                 )
             return fn(self, other)
-        data = self.data
-        value = other.data if isinstance(other, Tensor) else other
-        getattr(get_array_module(data), ufunc_name)(data, value, out=data)
-        return self
+        return _apply_ufunc_in_place(self, other, ufunc_name)
 
     method.__name__ = name
     return method
@@ -62,10 +67,7 @@ def _method_inplace(name, ufunc_name, alpha_arg=False):
                 f"{name}: in-place operation on a tensor that requires grad while recording the "
                 f"graph; wrap it in trainkit.no_grad() or use the out-of-place {name[:-1]}()"
             )
-        data = self.data
-        value = other.data if isinstance(other, Tensor) else other
-        getattr(get_array_module(data), ufunc_name)(data, value, out=data)
-        return self
+        return _apply_ufunc_in_place(self, other, ufunc_name)
 
     method.__name__ = name
     return method
