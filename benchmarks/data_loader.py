@@ -9,15 +9,10 @@ Run: ``python benchmarks/data_loader.py [--filter mnist] [--repeat 7]``.
 """
 from __future__ import annotations
 
-import os
-import sys
-
 import numpy as np
+from harness import Case, run, torch_or_none  # the script's own directory is on sys.path
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # harness.py next to this file
-from harness import Case, run, torch_or_none  # noqa: E402
-
-from trainkit.data import DataLoader, TensorDataset, shapes  # noqa: E402
+from trainkit.data import DataLoader, TensorDataset, shapes
 
 
 def epoch_case(name, n, shape, batch_size):
