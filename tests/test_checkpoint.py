@@ -242,7 +242,7 @@ def test_resuming_an_early_stopped_run_trains_nothing_unless_patience_or_stoppin
         again.fit()
     assert again.global_step == first.global_step
     assert "run already finished (early stopping: train/loss" in caplog.text
-    assert "trainer.early_stopping.patience" in caplog.text
+    assert "callbacks.early_stopping.patience" in caplog.text
 
     patient = _early_stopped(tmp_path, patience=3)
     patient.resume = tmp_path

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 TRAINKIT = Path(sys.executable).with_name("trainkit")
-QUICK = ["trainer.max_epochs=1", "trainer.progress=false", "data.n_samples=300"]
+QUICK = ["trainer.max_epochs=1", "callbacks.progress.enabled=false", "data.n_samples=300"]
 
 pytestmark = pytest.mark.skipif(not TRAINKIT.exists(), reason=f"console script not installed at {TRAINKIT}")
 
@@ -165,7 +165,7 @@ def test_adam_with_top_level_lr(tmp_path):
 
 @pytest.mark.slow
 def test_sweep_gives_one_directory_and_tensorboard_run_per_job(tmp_path):
-    res = tk("train", "-m", "optimizer=sgd,adam,rmsprop", *QUICK, "trainer.checkpoint.enabled=false", cwd=tmp_path)
+    res = tk("train", "-m", "optimizer=sgd,adam,rmsprop", *QUICK, "callbacks.checkpointing.enabled=false", cwd=tmp_path)
     assert res.returncode == 0, res.stdout + res.stderr
     dirs = run_dirs(tmp_path)
     assert len(dirs) == 3
@@ -245,9 +245,9 @@ def test_user_model_by_target(tmp_path):
         (["resume=nope"], ["resume=nope", "does not exist"]),
         (["init_from=nope.npz"], ["init_from=nope.npz", "no such file"]),
         (["data.batch_size=0"], ["data.batch_size=0", ">= 1"]),
-        (["trainer.checkpoint.monitor=val/acc"], ["trainer.checkpoint.monitor='val/acc'", "'val/accuracy'"]),
-        (["trainer.early_stopping.enabled=true", "trainer.early_stopping.monitor=val/acc"],
-         ["trainer.early_stopping.monitor='val/acc'", "Available: train/loss"]),
+        (["callbacks.checkpointing.monitor=val/acc"], ["callbacks.checkpointing.monitor='val/acc'", "'val/accuracy'"]),
+        (["callbacks.early_stopping.enabled=true", "callbacks.early_stopping.monitor=val/acc"],
+         ["callbacks.early_stopping.monitor='val/acc'", "Available: train/loss"]),
     ],
     ids=["unknown-optimizer", "misspelt-optimizer-key", "misspelt-trainer-key", "non-numeric-lr",
          "unknown-scheduler", "bad-key-in-one-sweep-job", "resume-missing", "init-from-missing",
@@ -270,8 +270,8 @@ REGRESSION = ["data=regression", "model=linear", "loss=mse"]
     "args, expected",
     [
         (["params.freeze=[no_such_layer.*]"], ["no_such_layer"]),
-        ([*REGRESSION, "trainer.early_stopping.enabled=true", "trainer.early_stopping.monitor=val/accuracy"],
-         ["trainer.early_stopping.monitor='val/accuracy' is not a metric", "val/loss"]),
+        ([*REGRESSION, "callbacks.early_stopping.enabled=true", "callbacks.early_stopping.monitor=val/accuracy"],
+         ["callbacks.early_stopping.monitor='val/accuracy' is not a metric", "val/loss"]),
         ([*REGRESSION, "scheduler=plateau", "scheduler.monitor=val/accuracy"],
          ["scheduler.monitor='val/accuracy'", "train/loss"]),
     ],
@@ -311,7 +311,7 @@ def test_warmup_schedulers_run_without_total_steps(tmp_path, name):
 
 def test_one_cycle_with_accumulate_not_dividing_the_epoch(tmp_path):
     res = tk("train", "scheduler=one_cycle", "trainer.accumulate=3", "trainer.max_epochs=2",
-             "trainer.progress=false", "trainer.tensorboard=false", "data.n_samples=300", cwd=tmp_path)
+             "callbacks.progress.enabled=false", "callbacks.tensorboard.enabled=false", "data.n_samples=300", cwd=tmp_path)
     assert res.returncode == 0, res.stdout + res.stderr
 
 
@@ -358,7 +358,7 @@ def test_groups_prints_the_table_and_does_not_train(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("experiment", ["linear_regression", "cnn_shapes", "compare_optimizers"])
 def test_experiment_configs_run(tmp_path, experiment):
-    res = tk("train", f"experiment={experiment}", "trainer.max_epochs=1", "trainer.progress=false",
+    res = tk("train", f"experiment={experiment}", "trainer.max_epochs=1", "callbacks.progress.enabled=false",
              cwd=tmp_path, timeout=600)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "final metrics" in res.stdout
@@ -471,8 +471,8 @@ def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(tmp_path):
     (tmp_path / "killnet.py").write_text(KILLNET)
     # spirals 300 -> 240 training samples, 8 batches an epoch: 4 epochs = 32 steps, a checkpoint per epoch
     args = ["train", "model._target_=killnet.Net", "optimizer=sgd", "optimizer.momentum=0.9", "lr=0.05",
-            "scheduler=step", "scheduler.step_size=1", "trainer.max_epochs=4", "trainer.progress=false",
-            "trainer.tensorboard=false", "trainer.checkpoint.keep_last=10", "data.n_samples=300"]
+            "scheduler=step", "scheduler.step_size=1", "trainer.max_epochs=4", "callbacks.progress.enabled=false",
+            "callbacks.tensorboard.enabled=false", "callbacks.checkpointing.keep_last=10", "data.n_samples=300"]
 
     def train(*extra, cwd, kill_at=0):
         cwd.mkdir(exist_ok=True)
@@ -549,7 +549,7 @@ def test_resumed_plain_sgd_keeps_writing_checkpoints(tmp_path):
     """SGD without momentum has no momentum buffers: after a resume in a new process its state
     must still be checkpointable (a restored buffer once came back as NaN and every later
     checkpoint was refused as non-finite)."""
-    common = ["optimizer=sgd", "trainer.progress=false", "data.n_samples=300", "hydra.run.dir=runs/r"]
+    common = ["optimizer=sgd", "callbacks.progress.enabled=false", "data.n_samples=300", "hydra.run.dir=runs/r"]
     first = tk("train", *common, "trainer.max_epochs=1", cwd=tmp_path)
     assert first.returncode == 0, first.stdout + first.stderr
     resumed = tk("train", *common, "trainer.max_epochs=2", "resume=runs/r", cwd=tmp_path)

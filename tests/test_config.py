@@ -230,8 +230,8 @@ def test_wrongly_typed_values_name_key_and_value(toy_plugin):
         validate(["optimizer=tk_toy", "lr=abc"])
     with pytest.raises(ConfigError, match="trainer.device='gpu'"):
         validate(["optimizer=tk_toy", "trainer.device=gpu"])
-    with pytest.raises(ConfigError, match="trainer.on_nonfinite"):
-        validate(["optimizer=tk_toy", "trainer.on_nonfinite=ignore"])
+    with pytest.raises(ConfigError, match="callbacks.nan_guard"):
+        validate(["optimizer=tk_toy", "callbacks.nan_guard.on_nonfinite=ignore"])
 
 
 def test_sweep_is_checked_per_job(toy_plugin):
@@ -293,8 +293,11 @@ def test_every_builtin_group_option_composes():
     """Model and data YAML and the typed schema agree (values are validated by the schema)."""
     base = OmegaConf.structured(Config)
     for group in ("trainer", "params"):
+        folder = resources.files("trainkit.conf") / group
         for name, body in _yaml(group).items():
-            OmegaConf.merge(base[group], body or {})  # raises on a misspelt key or a wrong type
+            global_package = (folder / f"{name}.yaml").read_text().startswith("# @package _global_")
+            # raises on a misspelt key or a wrong type
+            OmegaConf.merge(base if global_package else base[group], body or {})
 
 
 def test_run_ids_differ_between_processes():
@@ -359,7 +362,7 @@ def test_one_cycle_with_accumulate_counts_the_partial_update_at_epoch_end():
     from trainkit.compose import build_run
 
     cfg = _validate("scheduler=one_cycle", "trainer.accumulate=3", "data.n_samples=300", "trainer.max_epochs=2",
-                    "trainer.progress=false")
+                    "callbacks.progress.enabled=false")
     run = build_run(cfg)
     batches = len(run.train_loader)
     assert batches % 3  # a partial accumulation cycle at each epoch end
@@ -391,9 +394,9 @@ def test_batch_size_below_one_is_rejected(value):
 @pytest.mark.parametrize(
     "overrides, key, hint",
     [
-        (["trainer.checkpoint.monitor=val/acc"], "trainer.checkpoint.monitor='val/acc'", "val/accuracy"),
-        (["trainer.early_stopping.enabled=true", "trainer.early_stopping.monitor=val/acc"],
-         "trainer.early_stopping.monitor='val/acc'", "val/accuracy"),
+        (["callbacks.checkpointing.monitor=val/acc"], "callbacks.checkpointing.monitor='val/acc'", "val/accuracy"),
+        (["callbacks.early_stopping.enabled=true", "callbacks.early_stopping.monitor=val/acc"],
+         "callbacks.early_stopping.monitor='val/acc'", "val/accuracy"),
         (["scheduler=plateau", "scheduler.monitor=trian/loss"], "scheduler.monitor='trian/loss'", "train/loss"),
     ],
 )
@@ -405,9 +408,9 @@ def test_a_monitor_no_run_produces_is_a_config_error(overrides, key, hint):
 @pytest.mark.parametrize(
     "overrides, key",
     [
-        (["trainer.early_stopping.enabled=true", "trainer.early_stopping.monitor=val/accuracy"],
-         "trainer.early_stopping.monitor"),
-        (["trainer.checkpoint.monitor=val/accuracy"], "trainer.checkpoint.monitor"),
+        (["callbacks.early_stopping.enabled=true", "callbacks.early_stopping.monitor=val/accuracy"],
+         "callbacks.early_stopping.monitor"),
+        (["callbacks.checkpointing.monitor=val/accuracy"], "callbacks.checkpointing.monitor"),
         (["scheduler=plateau", "scheduler.monitor=val/accuracy"], "scheduler.monitor"),
     ],
 )

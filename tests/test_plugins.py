@@ -11,6 +11,7 @@ import pytest
 
 import trainkit
 from trainkit import hookspecs
+from trainkit.plugins.manager import load_builtins as _load_builtins
 from trainkit.plugins import (
     DEFAULT_PLUGINS,
     DuplicateNameError,
@@ -20,7 +21,7 @@ from trainkit.plugins import (
     PluginLoadWarning,
     TrainingAbort,
     TrainkitPluginManager,
-    _load_builtins,
+
     UnknownNameError,
     call_hook,
     get_plugin_manager,
@@ -86,7 +87,7 @@ def test_default_plugins_are_loaded_through_the_manager(fresh_pm):
 
 
 def test_a_missing_builtin_is_an_error(monkeypatch):
-    monkeypatch.setattr("trainkit.plugins.DEFAULT_PLUGINS", (*DEFAULT_PLUGINS, "no_such_feature"))
+    monkeypatch.setattr("trainkit.plugins.manager.DEFAULT_PLUGINS", (*DEFAULT_PLUGINS, "no_such_feature"))
     with pytest.raises(PluginLoadError, match="trainkit.builtin_plugins.no_such_feature failed to import"):
         _load_builtins(TrainkitPluginManager())
 

@@ -4,7 +4,7 @@ Hydra reports a misspelt key as "Key 'lrr' is not in struct" and an unknown
 option as a missing file, and only once it has started a run or a sweep. This
 module composes every job of the command line first, with Hydra's compose API
 and the same config search path, and turns each problem into a
-:class:`~trainkit.compose.ConfigError` that names the key and value and
+:class:`~trainkit.config.ConfigError` that names the key and value and
 suggests what was probably meant:
 
 * an unknown optimizer/scheduler/loss/model/dataset name lists the registered
@@ -24,8 +24,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from .compose import ConfigError, check_config
-from .config import REGISTRY_GROUPS
+from .compose import check_config
+from .config import MOVED_KEYS, REGISTRY_GROUPS, ConfigError
 
 __all__ = ["validate", "compose_one", "MAX_JOBS"]
 
@@ -180,6 +180,14 @@ def _check_choices(parsed_job, hydra: _Hydra, groups: set[str]) -> None:
         raise ConfigError(f"{key}={value}: no such option of config group {key!r}.{hint} Options: {', '.join(options)}")
 
 
+def _check_moved(key: str, line: str) -> None:
+    """A key from before the ``callbacks`` group: say where it lives now."""
+    for old, new in MOVED_KEYS.items():
+        if key == old or key.startswith(old + "."):
+            moved = new + key[len(old):]
+            raise ConfigError(f"{key} has moved: write `{line.replace(key, moved, 1)}` ({old} is now {new})")
+
+
 def _check_keys(parsed_job, base: DictConfig, groups: set[str]) -> None:
     """A key that does not exist (without ``+``): suggest the closest keys at the level it fails."""
     for o in parsed_job:
@@ -188,6 +196,7 @@ def _check_keys(parsed_job, base: DictConfig, groups: set[str]) -> None:
             continue
         if "." not in key and key in groups:
             continue
+        _check_moved(key, o.input_line)
         node = base
         walked = []
         for part in key.split("."):

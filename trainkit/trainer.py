@@ -3,47 +3,24 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import checkpoint as ckpt
-from . import random as tk_random
-from .autograd import no_grad
+from . import resume
 from .autograd.tensor import Tensor
-from .backend import Device, get_array_module, to_device
-from .plugins import (
-    HookDispatcher,
-    get_plugin_manager,
-    plugin_name_of,
-    registered,
-    registry,
-)
+from .backend import Device, get_array_module
+from .evaluate import evaluate
+from .hookspecs import PHASES
+from .plugins import HookDispatcher, get_plugin_manager, plugin_name_of, registered, registry
 
 __all__ = ["Trainer", "LIFECYCLE_HOOKS"]
 
 log = logging.getLogger("trainkit.trainer")
 
-#: Every hook the Trainer calls (registration hooks excluded).
-LIFECYCLE_HOOKS: tuple[str, ...] = (
-    "on_fit_start",
-    "on_fit_end",
-    "on_exception",
-    "on_teardown",
-    "on_epoch_start",
-    "on_validation_end",
-    "on_epoch_end",
-    "on_batch_start",
-    "on_train_loss",
-    "on_after_backward",
-    "on_before_optimizer_step",
-    "on_after_optimizer_step",
-    "on_step_end",
-    "on_batch_end",
-    "on_log",
-    "on_save_checkpoint",
-    "on_load_checkpoint",
+#: Every hook the Trainer calls: all of ``hookspecs.PHASES`` but the registration phase.
+LIFECYCLE_HOOKS: tuple[str, ...] = tuple(
+    hook for phase, hooks in PHASES.items() if phase != "registration" for hook in hooks
 )
 
 
@@ -63,29 +40,6 @@ def _as_list(value) -> list:
     if isinstance(value, (list, tuple)):
         return list(value)
     return [value]
-
-
-def _tree_to_device(value, device: Device):
-    if isinstance(value, dict):
-        return {k: _tree_to_device(v, device) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_tree_to_device(v, device) for v in value]
-    if isinstance(value, tuple):
-        return tuple(_tree_to_device(v, device) for v in value)
-    if hasattr(value, "dtype") and hasattr(value, "shape") and not isinstance(value, (int, float)):
-        return to_device(value, device)
-    return value
-
-
-def _flatten_config(config: Mapping, prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            out.update(_flatten_config(value, name + "."))
-        else:
-            out[name] = value
-    return out
 
 
 class Trainer:
@@ -136,18 +90,9 @@ class Trainer:
     every plugin (each one even if another fails) and the exception re-raised;
     ``on_teardown`` always runs in ``finally``.
 
-    What a checkpoint holds and ``resume`` restores: model weights, optimizer
-    state, every scheduler and stateful gradient transform, the counters
-    (epoch, global_step, skipped_steps), metrics, the global RNG state
-    (``trainkit.random``), the train loader's position, every plugin's state
-    (``on_save_checkpoint``), whether the run had stopped (``should_stop``,
-    ``stop_reason``) and the resolved config. A run resumed from a checkpoint
-    continues bit-identically on the CPU. The optimizer's and schedulers'
-    hyperparameters (lr, momentum, T_max, ...) come from the checkpoint, not
-    from a changed config (a warning lists such changes; ``init_from`` starts a
-    fresh run from the weights instead). Resuming a run that had finished
-    (``max_epochs``/``max_steps`` reached, or stopped early) trains nothing:
-    ``fit()`` logs why and returns the saved metrics.
+    What a checkpoint holds and how ``resume`` restores it: :mod:`trainkit.resume`
+    (weights, optimizer, schedulers, counters, RNG, loader position, every
+    stateful plugin; a resumed run continues bit-identically on the CPU).
 
     Device scalars (the loss, the global gradient norm) are summed on the
     device and transferred every ``log_every`` steps, so the loop does not
@@ -241,7 +186,7 @@ class Trainer:
                     f"Trainer: scheduler {i} ({type(sched).__name__}) has interval={interval!r}; "
                     "expected 'epoch' or 'step'"
                 )
-        self._needs_closure = _needs_closure(optimizer)
+        self._needs_closure = bool(getattr(optimizer, "requires_closure", False))
         if self._needs_closure and self.accumulate != 1:
             raise ValueError(
                 f"Trainer: {type(optimizer).__name__} is stepped with a closure that re-evaluates one batch; "
@@ -315,7 +260,7 @@ class Trainer:
             try:
                 if self.resume is not None:
                     self.load_checkpoint(self.resume)
-                    finished = self._finished_reason()
+                    finished = resume.finished_reason(self)
                     if finished is not None:
                         self.already_finished = "; ".join(finished)
                         log.warning("run already finished (%s); %s", *finished)
@@ -334,24 +279,6 @@ class Trainer:
             finally:
                 self.hooks.call_all("on_teardown", trainer=self)
                 self.active_plugins = []
-
-    def _finished_reason(self) -> tuple[str, str] | None:
-        """``(why, how to continue)`` when this (resumed) run has nothing left to train, else None."""
-        if self.should_stop:
-            how = (
-                "turn early stopping off (trainer.early_stopping.enabled=false) or raise "
-                "trainer.early_stopping.patience to continue"
-                if self.stopped_by == "early_stopping"
-                else "raise trainer.max_epochs to continue"
-            )
-            return self.stop_reason or "it was stopped", how
-        if self.max_steps is not None and self.global_step >= self.max_steps:
-            return (f"trainer.max_steps={self.max_steps} reached at step {self.global_step}",
-                    "raise trainer.max_steps to continue")
-        if self.epoch >= self.max_epochs:
-            return (f"trainer.max_epochs={self.max_epochs} reached at step {self.global_step}",
-                    "raise trainer.max_epochs to continue")
-        return None
 
     def _done(self) -> bool:
         return self.should_stop or (self.max_steps is not None and self.global_step >= self.max_steps)
@@ -539,27 +466,7 @@ class Trainer:
         """
         if self.val_loader is None:
             raise ValueError("Trainer.validate: no val_loader was given")
-        was_training = self.model.training
-        self.model.eval()
-        total, count, correct, classification = 0.0, 0, 0, None
-        with no_grad():
-            for batch in self.val_loader:
-                batch = self._to_device(batch)
-                target = batch[-1]
-                out = self.model(*batch[:-1])
-                n = target.shape[0] if target.ndim else 1
-                total = total + self.loss_fn(out, target).data * n
-                count += n
-                if classification is None:
-                    classification = out.ndim == 2 and target.ndim == 1 and target.dtype.kind in "iu"
-                if classification:
-                    correct = correct + (out.data.argmax(axis=1) == target.data).sum()
-        self.model.train(was_training)
-        if count == 0:
-            raise ValueError("Trainer.validate: val_loader yielded no batches")
-        metrics = {"val/loss": float(total) / count}
-        if classification:
-            metrics["val/accuracy"] = float(correct) / count
+        metrics = evaluate(self.model, self.loss_fn, self.val_loader, self._to_device)
         self.metrics.update(metrics)
         self._validated_at = self.global_step
         if self.hooks is not None:
@@ -576,32 +483,8 @@ class Trainer:
 
     # ------------------------------------------------------------------ checkpoints
     def checkpoint_state(self) -> dict:
-        """The full training state as a plain nested dict (see the class docstring)."""
-        loader = self.train_loader
-        state = {
-            "model": dict(self.model.state_dict()),
-            "optimizer": self.optimizer.state_dict(),
-            "schedulers": [s.state_dict() for s in self.schedulers],
-            "grad_transforms": [
-                t.state_dict() if hasattr(t, "state_dict") else None for t in self.grad_transforms
-            ],
-            "trainer": {
-                "epoch": self.epoch,
-                "global_step": self.global_step,
-                "skipped_steps": self.skipped_steps,
-                "metrics": dict(self.metrics),
-                "should_stop": bool(self.should_stop),
-                "stop_reason": self.stop_reason,
-                "stopped_by": self.stopped_by,
-            },
-            "loader": loader.state_dict() if hasattr(loader, "state_dict") else None,
-            "rng": tk_random.get_rng_state(),
-            "config": self.config,
-            "plugins": {},
-        }
-        if self.hooks is not None:
-            self.hooks("on_save_checkpoint", trainer=self, checkpoint=state)
-        return state
+        """The full training state as a plain nested dict (see the class docstring; :mod:`trainkit.resume`)."""
+        return resume.checkpoint_state(self)
 
     def save_checkpoint(self, path: str | Path) -> Path | None:
         """Write the full state to ``path`` atomically; refuse non-finite state.
@@ -610,170 +493,20 @@ class Trainer:
             The path written, or None when weights or optimizer state hold
             NaN/inf (a warning says so; ``last_checkpoint`` keeps the last good one).
         """
-        state = self.checkpoint_state()
-        if not (ckpt.is_finite_tree(state["model"]) and ckpt.is_finite_tree(state["optimizer"])):
-            warnings.warn(
-                f"not writing checkpoint {path} at step {self.global_step}: the model or optimizer "
-                f"state is not finite; the last good checkpoint is {self.last_checkpoint}",
-                ckpt.CheckpointWarning,
-                stacklevel=2,
-            )
-            return None
-        written = ckpt.save(path, state)
-        self.last_checkpoint = written
-        return written
+        return resume.save(self, path)
 
     def load_checkpoint(self, target: str | Path) -> Path:
-        """Restore the full state from a run directory (newest readable checkpoint) or a file.
-
-        The order matters and is fixed:
-
-        1. model weights;
-        2. counters (epoch, global_step, skipped_steps, metrics, should_stop)
-           and the train loader's position; a changed config is warned about;
-        3. ``on_load_checkpoint``: every plugin restores its own state and
-           rebuilds structure it added during training, such as the param
-           groups of parameters unfrozen at an epoch (``unfreeze``), so that
-        4. the optimizer state, the schedulers and the gradient transforms are
-           loaded into an optimizer with the same param groups as when saved;
-        5. the global RNG state, last, so nothing above can consume it.
-        """
-        path, state = ckpt.load_latest(target)
-        self.model.load_state_dict(state["model"])
-        counters = state["trainer"]
-        self.epoch = int(counters["epoch"])
-        self.global_step = int(counters["global_step"])
-        self.skipped_steps = int(counters["skipped_steps"])
-        self.metrics.update(counters.get("metrics", {}))
-        self.should_stop = bool(counters.get("should_stop", False))
-        self.stop_reason = counters.get("stop_reason")
-        self.stopped_by = counters.get("stopped_by")
-        if state.get("loader") is not None and hasattr(self.train_loader, "load_state_dict"):
-            self.train_loader.load_state_dict(state["loader"])
-        self._warn_config_changes(path, state.get("config"))
-        if self.hooks is not None:
-            self.hooks("on_load_checkpoint", trainer=self, checkpoint=state)
-        if self.should_stop and self.stopped_by and self.active_plugins and self.plugin(self.stopped_by) is None:
-            log.info("the run was stopped by %s, which is not part of this run: continuing", self.stopped_by)
-            self.should_stop, self.stop_reason, self.stopped_by = False, None, None
-        saved_opt = state["optimizer"]
-        try:
-            self.optimizer.load_state_dict(_tree_to_device(saved_opt, self.device))
-        except ValueError as exc:
-            saved_names = [g.get("name", i) for i, g in enumerate(saved_opt.get("param_groups", []))]
-            own_names = [g.get("name", i) for i, g in enumerate(self.optimizer.param_groups)]
-            hint = ""
-            if len(saved_names) != len(own_names):
-                hint = (f" (saved param groups {saved_names}, this run has {own_names}: a plugin that adds "
-                        "param groups, such as unfreeze, must be configured as when the checkpoint was saved)")
-            raise type(exc)(f"cannot restore the optimizer from checkpoint {path}{hint}: {exc}") from exc
-        saved = state.get("schedulers", [])
-        if len(saved) != len(self.schedulers):
-            raise ValueError(
-                f"checkpoint {path} holds {len(saved)} scheduler state(s) but this run has "
-                f"{len(self.schedulers)} scheduler(s)"
-            )
-        for sched, sstate in zip(self.schedulers, saved):
-            sched.load_state_dict(sstate)
-        for t, tstate in zip(self.grad_transforms, state.get("grad_transforms", [])):
-            if tstate is not None and hasattr(t, "load_state_dict"):
-                t.load_state_dict(tstate)
-        tk_random.set_rng_state(state["rng"])
-        self.resumed_from = path
-        self.last_checkpoint = path
-        log.info("resumed from %s at epoch %d, step %d", path, self.epoch, self.global_step)
-        return path
-
-    def _warn_config_changes(self, path: Path, saved: Mapping | None) -> None:
-        if self.config is None or saved is None:
-            return
-        old, new = _flatten_config(saved), _flatten_config(self.config)
-        changed = [
-            k for k in sorted(set(old) | set(new))
-            if k not in ("resume",) and old.get(k, "<unset>") != new.get(k, "<unset>")
-        ]
-        if not changed:
-            return
-        message = f"the config differs from the one saved in {path}: " + "; ".join(
-            f"{k}: {old.get(k, '<unset>')!r} -> {new.get(k, '<unset>')!r}" for k in changed
-        )
-        restored = [k for k in changed if k == "lr" or k.startswith(_RESTORED_PREFIXES)]
-        if restored:
-            message += (
-                f". NOT applied, because resume restores them from the checkpoint: {', '.join(restored)}"
-                f" (the run goes on with the saved optimizer/scheduler state). To train with the new values, "
-                f"start a fresh run from these weights: init_from={path}"
-            )
-        warnings.warn(message, ckpt.CheckpointWarning, stacklevel=3)
+        """Restore the full state from a run directory (newest readable checkpoint) or a file
+        (the order is :func:`trainkit.resume.restore`'s)."""
+        return resume.restore(self, target)
 
     def init_weights(self, source: str | Path, strict: bool = True) -> dict[str, list[str]]:
-        """Load model weights only (fine-tuning) from a checkpoint or a plain ``.npz``.
-
-        Returns:
-            ``{"missing": [...], "unexpected": [...], "wrong_shape": [...]}``. With
-            ``strict=False`` those keys are skipped and reported in a warning;
-            with ``strict=True`` any of them raises ``StateDictMismatchError``.
-        """
-        from .nn.module import StateDictMismatchError
-
-        weights = ckpt.load_weights(source)
-        own = self.model.state_dict()
-        report = {
-            "missing": [k for k in own if k not in weights],
-            "unexpected": [k for k in weights if k not in own],
-            "wrong_shape": [
-                f"{k} (file {tuple(v.shape)}, model {tuple(own[k].shape)})"
-                for k, v in weights.items()
-                if k in own and tuple(v.shape) != tuple(own[k].shape)
-            ],
-        }
-        if strict:
-            try:
-                self.model.load_state_dict(weights, strict=True)
-            except StateDictMismatchError as exc:
-                exc.args = (f"init_from={source}: {exc}. Set init_strict=false to skip these keys "
-                            "and report them",)
-                raise
-            return report
-        usable = {k: v for k, v in weights.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
-        self.model.load_state_dict(usable, strict=False)
-        problems = "; ".join(f"{k}: {', '.join(v)}" for k, v in report.items() if v)
-        if problems:
-            warnings.warn(f"init_from={source}: skipped keys ({problems})", ckpt.CheckpointWarning, stacklevel=2)
-        return report
+        """Load model weights only (fine-tuning) from a checkpoint or a plain ``.npz``
+        (:func:`trainkit.resume.init_weights`)."""
+        return resume.init_weights(self.model, source, strict=strict)
 
     def __repr__(self) -> str:
         return (
             f"Trainer(model={type(self.model).__name__}, optimizer={type(self.optimizer).__name__}, "
             f"device={self.device}, epoch={self.epoch}, global_step={self.global_step})"
         )
-
-
-#: Config keys whose values a resume takes from the checkpoint (optimizer/scheduler state, RNG).
-_RESTORED_PREFIXES = ("optimizer.", "scheduler.", "params.", "trainer.seed")
-
-
-def _needs_closure(optimizer) -> bool:
-    """True for optimizers whose ``step`` must be given a closure (LBFGS, or ``requires_closure``)."""
-    flag = getattr(optimizer, "requires_closure", None)
-    if flag is not None:
-        return bool(flag)
-    from .optim import LBFGS
-
-    return isinstance(optimizer, LBFGS)
-
-
-def hparams_from_config(config: Mapping | None) -> dict[str, Any]:
-    """Flatten a config to ``{"a.b": scalar}`` keeping TensorBoard-friendly values."""
-    if not config:
-        return {}
-    out = {}
-    for k, v in _flatten_config(config).items():
-        if isinstance(v, (bool, int, float, str)):
-            out[k] = v
-        elif v is None:
-            out[k] = "None"
-        else:
-            out[k] = str(v)
-    return out
-

@@ -65,10 +65,9 @@ def test_ends_a_real_fit_early_and_state_round_trips():
                       plugins=[stopper], max_epochs=200, default_plugins=False)
     trainer.fit()
     assert trainer.epoch < 200 and trainer.should_stop and stopper.wait == 2
-    checkpoint = {"plugins": {}}
-    stopper.on_save_checkpoint(trainer, checkpoint)
+    state = stopper.state_dict()  # what the Trainer saves under checkpoint["plugins"]["early_stopping"]
     again = EarlyStopping(patience=2)
-    again.on_load_checkpoint(trainer, checkpoint)
+    again.load_state_dict(state)
     assert (again.best, again.wait) == (stopper.best, stopper.wait)
 
 

@@ -5,10 +5,12 @@ import json
 
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
 import trainkit as tk
 from trainkit import nn
-from trainkit.builtin_plugins.param_rules import Unfreezer, param_groups_from_config
+from trainkit.builtin_plugins.param_rules import Unfreezer
+from trainkit.compose import build_groups
 from trainkit.data import DataLoader
 from trainkit.data.dataset import TensorDataset
 from trainkit.optim import SGD
@@ -27,6 +29,18 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.classifier(self.features(x))
+
+
+def _config_groups(model, cfg, base_lr, weight_decay=None):
+    """``(groups, table, unfreezer or None)`` of a ``params`` mapping, through the one builder."""
+    optimizer = None if weight_decay is None else {"name": "sgd", "weight_decay": weight_decay}
+    groups, table, plugins = build_groups(cfg, model, base_lr,
+                                          optimizer=None if optimizer is None else OmegaConf.create(optimizer))
+    return groups, table, (plugins[0] if plugins else None)
+
+
+def param_groups_from_config(model, cfg, base_lr, weight_decay=None):
+    return _config_groups(model, cfg, base_lr, weight_decay)[:2]
 
 
 class FakeTrainer:
@@ -90,15 +104,16 @@ def test_checkpoint_round_trip_is_idempotent():
     model, opt, unf = _setup({"features.*": 1})
     trainer = FakeTrainer(model, opt)
     unf.on_epoch_start(trainer=trainer, epoch=1)
-    ckpt = {"plugins": {}}
-    unf.on_save_checkpoint(trainer=trainer, checkpoint=ckpt)
+    ckpt = {"plugins": {"unfreeze": unf.state_dict()}}
     assert json.loads(json.dumps(ckpt)) == {"plugins": {"unfreeze": {"applied": ["features.*"]}}}
     # same process: loading again does not add a second group
+    unf.load_state_dict(ckpt["plugins"]["unfreeze"])
     unf.on_load_checkpoint(trainer=trainer, checkpoint=ckpt)
     assert len(opt.param_groups) == 2
     # fresh run resumed after the unfreeze epoch: group re-created once, not again at later epochs
     model2, opt2, unf2 = _setup({"features.*": 1})
     trainer2 = FakeTrainer(model2, opt2)
+    unf2.load_state_dict(ckpt["plugins"]["unfreeze"])
     unf2.on_load_checkpoint(trainer=trainer2, checkpoint=ckpt)
     assert len(opt2.param_groups) == 2 and all(p.requires_grad for p in model2.parameters())
     unf2.on_epoch_start(trainer=trainer2, epoch=4)
@@ -168,7 +183,7 @@ def _unfreeze_run(run_dir, max_epochs, resume=None, variant="exponential"):
     loader = DataLoader(TensorDataset(x, y), batch_size=5, shuffle=True, seed=3)
     ckpt_plugin = registry("callbacks").get("checkpointing")(every_n_epochs=1, keep_last=5, monitor=None)
     trainer = Trainer(model, nn.MSELoss(), opt, loader, scheduler=sched,
-                      plugins=[Unfreezer.from_config(cfg, base_lr=0.05, weight_decay=1e-3), ckpt_plugin],
+                      plugins=[_config_groups(model, cfg, 0.05, 1e-3)[2], ckpt_plugin],
                       max_epochs=max_epochs, run_dir=run_dir, resume=resume, default_plugins=False)
     trainer.fit()
     return trainer
@@ -235,7 +250,7 @@ def test_unfrozen_groups_get_no_decay_like_the_initial_ones():
     groups, table = param_groups_from_config(model, FINETUNE, base_lr=0.01, weight_decay=0.05)
     assert "unfreeze:features.* (epoch 1)" in table and "unfreeze:features.*/no_decay (epoch 1)" in table
     opt = SGD(groups, lr=0.01, weight_decay=0.05)
-    unf = Unfreezer.from_config(FINETUNE, base_lr=0.01, weight_decay=0.05)
+    unf = _config_groups(NormNet(), FINETUNE, 0.01, 0.05)[2]
     unf.on_epoch_start(trainer=FakeTrainer(model, opt), epoch=1)
     by = {g["name"]: g for g in opt.param_groups}
     assert list(by) == ["classifier.*", "classifier.*/no_decay", "unfreeze:features.*", "unfreeze:features.*/no_decay"]
@@ -259,7 +274,7 @@ def test_unfrozen_parameters_take_their_param_groups_rule():
     assert [g["name"] for g in groups] == ["default"]
     assert "unfreeze:features.* (epoch 1)" in table
     opt = SGD(groups, lr=0.01, weight_decay=0.05)
-    Unfreezer.from_config(cfg, base_lr=0.01, weight_decay=0.05).on_epoch_start(
+    _config_groups(NormNet(), cfg, 0.01, 0.05)[2].on_epoch_start(
         trainer=FakeTrainer(model, opt), epoch=1)
     new = opt.param_groups[1]
     assert (new["name"], new["lr"], new["weight_decay"]) == ("unfreeze:features.*", 1e-4, 0.0)

@@ -1,10 +1,13 @@
-"""The schedulers plugin: the registered names and build_scheduler (interval, none, composites by name)."""
+"""The schedulers plugin: the registered names, built through the one builder
+(``trainkit.compose.build_scheduler``: interval, none, composites by name)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from trainkit.builtin_plugins.schedulers import SCHEDULERS, build_scheduler
+from trainkit.builtin_plugins.schedulers import SCHEDULERS
+from trainkit.compose import ConfigError
+from trainkit.compose import build_scheduler as compose_build
 from trainkit.nn import Parameter
 from trainkit.optim import SGD
 from trainkit.optim import lr_scheduler as L
@@ -15,6 +18,11 @@ NAMES = [
     "plateau", "linear", "constant", "polynomial", "sequential", "chained", "warmup_cosine",
     "warmup_linear", "none",
 ]
+
+
+def build_scheduler(name, optimizer, **options):
+    """A scheduler from its name and options, as a config node gives them."""
+    return compose_build({"name": name, **options}, optimizer)
 
 
 def _opt():
@@ -31,7 +39,7 @@ def test_every_name_is_registered_by_the_builtin_plugin():
 
 def test_none_builds_nothing():
     assert build_scheduler("none", _opt()) is None
-    with pytest.raises(TypeError, match="takes no options"):
+    with pytest.raises(ConfigError, match="takes no options"):
         build_scheduler("none", _opt(), gamma=0.1)
 
 
@@ -40,7 +48,7 @@ def test_interval_override_and_defaults():
     assert build_scheduler("step", _opt(), step_size=3, interval="step").interval == "step"
     assert build_scheduler("one_cycle", _opt(), max_lr=1.0, total_steps=10).interval == "step"
     assert build_scheduler("plateau", _opt(), monitor="val/accuracy", mode="max").monitor == "val/accuracy"
-    with pytest.raises(ValueError, match="interval must be one of"):
+    with pytest.raises(ConfigError, match="interval='batch' is not valid; use 'step' or 'epoch'"):
         build_scheduler("step", _opt(), step_size=3, interval="batch")
 
 
@@ -56,7 +64,7 @@ def test_sequential_from_named_children_matches_direct():
     chained = build_scheduler("chained", _opt(), schedulers=[{"name": "exponential", "gamma": 0.5},
                                                             {"name": "step", "step_size": 2}])
     assert isinstance(chained, L.ChainedScheduler)
-    with pytest.raises(ValueError, match=r"schedulers\[0\] must be a scheduler or a mapping with a `name`"):
+    with pytest.raises(ConfigError, match=r"schedulers\[0\] must be a mapping with a 'name'"):
         build_scheduler("chained", _opt(), schedulers=[{"gamma": 0.5}])
 
 
@@ -74,8 +82,6 @@ def test_composite_of_mixed_intervals_by_name(name):
 def test_composite_interval_from_a_config_node():
     """compose builds the composite, then sets scheduler.interval on it: no error for mixed children."""
     from omegaconf import OmegaConf
-
-    from trainkit.compose import build_scheduler as compose_build
 
     node = OmegaConf.create({"name": "sequential", "milestones": [4], "interval": "step", "schedulers": [
         {"name": "warmup_linear", "total_steps": 20, "warmup": 4}, {"name": "cosine", "T_max": 5}]})

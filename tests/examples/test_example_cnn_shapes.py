@@ -60,7 +60,7 @@ def test_script_reads_cifar10_binaries(run_example, tmp_path):
 
 def test_experiment_config_uses_steplr_and_clipping(tk, tmp_path):
     res = tk("train", "experiment=cnn_shapes", "data.n_samples=90", "data.image_size=8", "model.channels=[4,4]",
-             "scheduler.step_size=1", "trainer.max_epochs=2", "trainer.progress=false", "trainer.log_every=1")
+             "scheduler.step_size=1", "trainer.max_epochs=2", "callbacks.progress.enabled=false", "trainer.log_every=1")
     assert res.returncode == 0, res.stdout + res.stderr
     metrics = final_metrics(res.stdout)
     # StepLR(step_size=1, gamma=0.5): epoch 2 trains at half the lr of epoch 1
@@ -78,6 +78,6 @@ def test_cifar10_experiment_config_on_binary_files(tk, tmp_path):
     root.mkdir()
     fake_cifar10(root)
     res = tk("train", "experiment=cnn_cifar10", f"data.root={root}", "model.channels=[4,4,4]",
-             "trainer.max_epochs=1", "trainer.progress=false")
+             "trainer.max_epochs=1", "callbacks.progress.enabled=false")
     assert res.returncode == 0, res.stdout + res.stderr
     assert 0.0 <= final_metrics(res.stdout)["val/accuracy"] <= 1.0

@@ -34,7 +34,7 @@ def test_read_scalars_returns_what_a_summary_writer_wrote(tmp_path):
 @pytest.mark.slow
 def test_sweep_gives_one_run_per_optimizer_and_the_table_lists_them(tk, run_example, tmp_path):
     res = tk("train", "-m", "experiment=compare_optimizers", "optimizer=sgd,adam,rmsprop,adagrad",
-             "trainer.max_epochs=2", "data.n_samples=300", "trainer.progress=false")
+             "trainer.max_epochs=2", "data.n_samples=300", "callbacks.progress.enabled=false")
     assert res.returncode == 0, res.stdout + res.stderr
     sweeps = list((tmp_path / "runs").glob("*_sweep"))
     assert len(sweeps) == 1

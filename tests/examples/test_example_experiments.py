@@ -15,7 +15,7 @@ def test_every_experiment_config_runs_once(tk, tmp_path):
     assert {"linear_regression", "cnn_shapes", "compare_optimizers", "finetune_pretrain",
             "finetune_digits"} <= set(names)
     res = tk("train", "-m", f"experiment=glob(*,exclude=[{','.join(NEEDS_FILES)}])", "trainer.max_epochs=1",
-             "trainer.max_steps=3", "trainer.progress=false", "trainer.checkpoint.enabled=false", timeout=600)
+             "trainer.max_steps=3", "callbacks.progress.enabled=false", "callbacks.checkpointing.enabled=false", timeout=600)
     assert res.returncode == 0, res.stdout + res.stderr
     ran = []
     for job in run_dirs(tmp_path / "runs"):

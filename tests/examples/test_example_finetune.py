@@ -69,13 +69,13 @@ def test_script_prints_groups_and_both_accuracies_per_learning_rate(run_example)
 
 @pytest.mark.slow
 def test_cli_pretrain_then_finetune_with_init_from(tk, tmp_path):
-    small = ["trainer.max_epochs=1", "trainer.progress=false"]
+    small = ["trainer.max_epochs=1", "callbacks.progress.enabled=false"]
     pre = tk("train", "experiment=finetune_pretrain", "data.n_samples=150", "hydra.run.dir=runs/pretrain", *small)
     assert pre.returncode == 0, pre.stdout + pre.stderr
     weights = tmp_path / "runs" / "pretrain" / "checkpoints" / "best.npz"
     assert weights.is_file()
     ft = tk("train", "experiment=finetune_digits", f"init_from={weights}", "trainer.max_epochs=3",
-            "trainer.progress=false", "hydra.run.dir=runs/finetune")
+            "callbacks.progress.enabled=false", "hydra.run.dir=runs/finetune")
     assert ft.returncode == 0, ft.stdout + ft.stderr
     log = (tmp_path / "runs" / "finetune" / "train.log").read_text()
     rows = group_rows(log)

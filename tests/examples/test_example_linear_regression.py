@@ -24,7 +24,7 @@ def test_script_with_too_few_steps_has_not_converged(run_example):
 
 
 def test_experiment_config_prints_learned_weights(tk):
-    res = tk("train", "experiment=linear_regression", "trainer.max_epochs=15", "trainer.progress=false")
+    res = tk("train", "experiment=linear_regression", "trainer.max_epochs=15", "callbacks.progress.enabled=false")
     assert res.returncode == 0, res.stdout + res.stderr
     match = re.search(r"learned linear\.weight=\[\s*(-?[\d.]+)\]\s+linear\.bias=\[\s*(-?[\d.]+)\]", res.stdout)
     assert match, res.stdout

@@ -116,7 +116,7 @@ def test_installed_plugin_is_listed_and_trains_from_the_command_line(venv_python
     assert "registers optimizers: lion" in block and "on_epoch_end" in block
 
     res = venv_trainkit("train", "optimizer=lion", "lr=3e-3", "trainer.max_epochs=3", "data.n_samples=900",
-                        "trainer.progress=false", "hydra.run.dir=runs/lion")
+                        "callbacks.progress.enabled=false", "hydra.run.dir=runs/lion")
     assert res.returncode == 0, res.stdout + res.stderr
     assert final_metrics(res.stdout)["val/accuracy"] > 0.5  # 3 classes: chance is 1/3
 

@@ -10,14 +10,28 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 from .. import checkpoint as ckpt
 from ..hookspecs import hookimpl
 
-__all__ = ["Checkpointing"]
+__all__ = ["Checkpointing", "CheckpointingConf"]
 
 log = logging.getLogger("trainkit.checkpointing")
+
+
+@dataclass
+class CheckpointingConf:
+    """``callbacks.checkpointing``: when checkpoints are written and which are kept."""
+
+    enabled: bool = True
+    every_n_epochs: int = 1
+    keep_last: int = 2
+    monitor: Optional[str] = "val/loss"
+    mode: str = "min"
+    save_best: bool = True
 
 
 class Checkpointing:
@@ -39,6 +53,15 @@ class Checkpointing:
     name = "checkpointing"
     default = True
     needs_run_dir = True
+    Config = CheckpointingConf
+    #: without the monitored metric there is no ``best.npz``, but checkpoints are still written
+    monitor_required = False
+
+    @classmethod
+    def from_config(cls, conf) -> Checkpointing:
+        """The plugin of a ``callbacks.checkpointing`` node (``save_best=false``: no ``best.npz``)."""
+        return cls(every_n_epochs=conf.every_n_epochs, keep_last=conf.keep_last,
+                   monitor=conf.monitor if conf.save_best else None, mode=conf.mode)
 
     def __init__(self, dirpath: str | Path | None = None, every_n_epochs: int = 1,
                  every_n_steps: int | None = None, keep_last: int = 3, monitor: str | None = "val/loss",
@@ -121,19 +144,16 @@ class Checkpointing:
             self.save(trainer)
 
     @hookimpl
-    def on_save_checkpoint(self, trainer, checkpoint):
-        checkpoint["plugins"][self.name] = {
-            "best": self.best,
-            "best_path": str(self.best_path) if self.best_path else None,
-        }
-
-    @hookimpl
     def on_load_checkpoint(self, trainer, checkpoint):
-        state = checkpoint["plugins"].get(self.name)
-        if state:
-            self.best = float(state["best"])
-            self.best_path = Path(state["best_path"]) if state["best_path"] else None
-        self._saved_step = trainer.global_step
+        self._saved_step = trainer.global_step  # the checkpoint resumed from is this step's
+
+    def state_dict(self) -> dict:
+        """The best value so far and its file (saved in every checkpoint by the Trainer)."""
+        return {"best": self.best, "best_path": str(self.best_path) if self.best_path else None}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best = float(state["best"])
+        self.best_path = Path(state["best_path"]) if state["best_path"] else None
 
 
 @hookimpl

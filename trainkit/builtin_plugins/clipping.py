@@ -20,15 +20,12 @@ import warnings
 
 from ..hookspecs import hookimpl
 from ..nn.utils import clip_grad_value_, clip_grads_with_norm_, get_total_norm
+from ..plugins.errors import TrainingAbort as _Abort  # the Trainer passes these through unwrapped
 
 __all__ = ["GradClip", "GradientSkipLimitError", "NonFiniteGradientError", "NonFiniteGradientWarning"]
 
 log = logging.getLogger("trainkit.clipping")
 
-try:  # the Trainer passes TrainingAbort subclasses through unwrapped
-    from ..plugins import TrainingAbort as _Abort
-except ImportError:  # pragma: no cover - plugins.py not present
-    _Abort = RuntimeError
 
 ALGORITHMS = ("norm", "value")
 NONFINITE = ("skip", "error", "warn")

@@ -3,12 +3,24 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 
 from ..hookspecs import hookimpl
 
-__all__ = ["EarlyStopping"]
+__all__ = ["EarlyStopping", "EarlyStoppingConf"]
 
 log = logging.getLogger("trainkit.early_stopping")
+
+
+@dataclass
+class EarlyStoppingConf:
+    """``callbacks.early_stopping``: stop when ``monitor`` has not improved for ``patience`` validations."""
+
+    enabled: bool = False
+    monitor: str = "val/loss"
+    mode: str = "min"
+    patience: int = 5
+    min_delta: float = 0.0
 
 
 class EarlyStopping:
@@ -31,6 +43,12 @@ class EarlyStopping:
     name = "early_stopping"
     default = False
     needs_run_dir = False
+    Config = EarlyStoppingConf
+
+    @classmethod
+    def from_config(cls, conf) -> EarlyStopping:
+        """The plugin of a ``callbacks.early_stopping`` node."""
+        return cls(monitor=conf.monitor, mode=conf.mode, patience=conf.patience, min_delta=conf.min_delta)
 
     def __init__(self, monitor: str = "val/loss", mode: str = "min", patience: int = 3, min_delta: float = 0.0):
         if mode not in ("min", "max"):
@@ -89,15 +107,16 @@ class EarlyStopping:
             )
             log.info("%s", trainer.stop_reason)
 
-    @hookimpl
-    def on_save_checkpoint(self, trainer, checkpoint):
-        checkpoint["plugins"][self.name] = {"best": self.best, "wait": self.wait}
+    def state_dict(self) -> dict:
+        """The best value and the validations waited (saved in every checkpoint by the Trainer)."""
+        return {"best": self.best, "wait": self.wait}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best, self.wait = float(state["best"]), int(state["wait"])
 
     @hookimpl
     def on_load_checkpoint(self, trainer, checkpoint):
-        state = checkpoint["plugins"].get(self.name)
-        if state:
-            self.best, self.wait = float(state["best"]), int(state["wait"])
+        """A run this plugin stopped goes on when ``patience`` was raised above the saved count."""
         if getattr(trainer, "stopped_by", None) == self.name and self.wait < self.patience:
             trainer.should_stop, trainer.stop_reason, trainer.stopped_by = False, None, None
 

@@ -9,12 +9,13 @@ instead drops such batches, up to ``max_streak`` in a row.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from ..backend import get_array_module
 from ..hookspecs import hookimpl
-from ..plugins import TrainingAbort
+from ..plugins.errors import TrainingAbort
 
-__all__ = ["NaNGuard", "NonFiniteLossError"]
+__all__ = ["NaNGuard", "NaNGuardConf", "NonFiniteLossError"]
 
 log = logging.getLogger("trainkit.nan_guard")
 
@@ -23,6 +24,20 @@ _POLICIES = ("raise", "skip")
 
 class NonFiniteLossError(TrainingAbort):
     """The loss was NaN or infinite; the update was not applied."""
+
+
+@dataclass
+class NaNGuardConf:
+    """``callbacks.nan_guard``: ``on_nonfinite: error`` stops before the update naming the step
+    and batch; ``skip`` skips such batches (at most ``max_streak`` in a row)."""
+
+    enabled: bool = True
+    on_nonfinite: str = "error"
+    max_streak: int = 10
+
+
+#: ``callbacks.nan_guard.on_nonfinite`` -> :class:`NaNGuard`'s policy.
+_CONFIG_POLICIES = {"error": "raise", "skip": "skip"}
 
 
 class NaNGuard:
@@ -38,6 +53,14 @@ class NaNGuard:
     name = "nan_guard"
     default = True
     needs_run_dir = False
+    Config = NaNGuardConf
+
+    @classmethod
+    def from_config(cls, conf) -> NaNGuard:
+        """The plugin of a ``callbacks.nan_guard`` node."""
+        if conf.on_nonfinite not in _CONFIG_POLICIES:
+            raise ValueError(f"on_nonfinite={conf.on_nonfinite!r} is not valid; use one of: error, skip")
+        return cls(on_nonfinite=_CONFIG_POLICIES[conf.on_nonfinite], max_streak=conf.max_streak)
 
     def __init__(self, on_nonfinite: str = "raise", max_streak: int = 10):
         if on_nonfinite not in _POLICIES:
@@ -76,15 +99,12 @@ class NaNGuard:
         log.warning("skipping batch %d of epoch %d: non-finite loss (%s)", batch_idx, trainer.epoch, value)
         return False
 
-    @hookimpl
-    def on_save_checkpoint(self, trainer, checkpoint):
-        checkpoint["plugins"][self.name] = {"streak": self.streak, "skipped": self.skipped}
+    def state_dict(self) -> dict:
+        """The counters a resume restores (saved in every checkpoint by the Trainer)."""
+        return {"streak": self.streak, "skipped": self.skipped}
 
-    @hookimpl
-    def on_load_checkpoint(self, trainer, checkpoint):
-        state = checkpoint["plugins"].get(self.name)
-        if state:
-            self.streak, self.skipped = int(state["streak"]), int(state["skipped"])
+    def load_state_dict(self, state: dict) -> None:
+        self.streak, self.skipped = int(state["streak"]), int(state["skipped"])
 
 
 @hookimpl

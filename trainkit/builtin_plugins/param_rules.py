@@ -10,7 +10,7 @@ Config keys (all optional)::
     layer_decay: 0.75          # or lr_slice: [1e-5, 1e-3]
     unfreeze: {"features.*": 5}            # or {"features.*": {epoch: 5, lr_mult: 0.1}}
 
-:func:`param_groups_from_config` turns them into torch-style groups plus the
+:func:`trainkit.compose.build_groups` turns them into torch-style groups plus the
 resolved table (printed at the start of a run and logged; ``trainkit groups``
 prints it and exits), with a row per group that ``unfreeze`` adds later.
 :class:`Unfreezer` adds frozen parameters back at a given epoch, in groups
@@ -24,50 +24,15 @@ from collections.abc import Iterable, Mapping
 from ..hookspecs import hookimpl
 from ..params import (
     ParamRuleError,
-    build_param_groups,
     build_unfreeze_groups,
-    format_param_groups,
     match_names,
     normalise_rules,
     normalise_unfreeze,
 )
 
-__all__ = ["Unfreezer", "param_groups_from_config", "pending_unfreeze_rows", "GROUP_KEYS"]
+__all__ = ["Unfreezer", "pending_unfreeze_rows"]
 
 log = logging.getLogger("trainkit.param_rules")
-
-#: config keys read by :func:`param_groups_from_config`.
-GROUP_KEYS = ("freeze", "param_groups", "no_decay", "layer_decay", "lr_slice", "unfreeze")
-
-
-def param_groups_from_config(model, cfg: Mapping, *, base_lr=None, weight_decay=None,
-                             allowed_keys: Iterable[str] | None = None) -> tuple[list[dict], str]:
-    """``(groups, table)`` from the config keys of :data:`GROUP_KEYS` (others are ignored).
-
-    Args:
-        model: the Module.
-        cfg: a mapping (e.g. an OmegaConf node converted to a dict).
-        base_lr: the run's lr (``lr_mult`` is relative to it).
-        weight_decay: the run's default weight decay.
-        allowed_keys: the optimizer's hyperparameter names (``params.optimizer_keys``).
-
-    The ``unfreeze`` rules are checked against the model here (before training)
-    and their future groups listed in the table as ``unfreeze:<pattern> (epoch e)``.
-    """
-    cfg = dict(cfg or {})
-    options = dict(
-        weight_decay=weight_decay,
-        no_decay=bool(cfg.get("no_decay", False)),
-        layer_decay=cfg.get("layer_decay"),
-        lr_slice=cfg.get("lr_slice"),
-        allowed_keys=allowed_keys,
-    )
-    unfreeze = cfg.get("unfreeze") or None
-    groups = build_param_groups(model, cfg.get("param_groups"), base_lr=base_lr, freeze=cfg.get("freeze"),
-                                unfreeze=unfreeze, **options)
-    pending = pending_unfreeze_rows(model, unfreeze, cfg.get("param_groups"), base_lr=base_lr, **options)
-    return groups, format_param_groups(groups, model, pending=pending)
-
 
 def pending_unfreeze_rows(model, unfreeze, rules=None, **options) -> list[tuple[int, dict]]:
     """``(epoch, group)`` for every group the ``unfreeze`` rules will add (for the table)."""
@@ -124,20 +89,6 @@ class Unfreezer:
                             weight_decay=weight_decay, allowed_keys=allowed_keys)
         self.param_groups = param_groups
         self.applied: list[str] = []
-
-    @classmethod
-    def from_config(cls, cfg: Mapping, *, base_lr=None, weight_decay=None,
-                    allowed_keys: Iterable[str] | None = None) -> Unfreezer:
-        """The Unfreezer of ``cfg["unfreeze"]``, with the group options of the same ``cfg``.
-
-        Pass the mapping and values given to :func:`param_groups_from_config`, so
-        the unfrozen groups follow the same ``no_decay`` / ``param_groups`` /
-        ``layer_decay`` / ``lr_slice`` rules as the initial ones.
-        """
-        cfg = dict(cfg or {})
-        return cls(cfg.get("unfreeze"), lr=base_lr, param_groups=cfg.get("param_groups"),
-                   no_decay=bool(cfg.get("no_decay", False)), layer_decay=cfg.get("layer_decay"),
-                   lr_slice=cfg.get("lr_slice"), weight_decay=weight_decay, allowed_keys=allowed_keys)
 
     def group_name(self, pattern: str) -> str:
         """The name of the group ``pattern`` adds (the prefix of all of them when the rules split it)."""
@@ -197,16 +148,11 @@ class Unfreezer:
                 self._apply(trainer, pattern)
 
     @hookimpl
-    def on_save_checkpoint(self, trainer, checkpoint):
-        checkpoint.setdefault("plugins", {})[self.name] = self.state_dict()
-
-    @hookimpl
     def on_load_checkpoint(self, trainer, checkpoint):
-        state = checkpoint.get("plugins", {}).get(self.name)
-        if state:
-            self.load_state_dict(state)
-            for pattern in list(self.applied):  # idempotent: adds a group only if missing
-                self._apply(trainer, pattern)
+        """Re-add the groups of the rules applied before the checkpoint (``load_state_dict`` ran first),
+        so the optimizer state, restored next, finds the same param groups."""
+        for pattern in list(self.applied):  # idempotent: adds a group only if missing
+            self._apply(trainer, pattern)
 
     def state_dict(self) -> dict:
         return {"applied": list(self.applied)}

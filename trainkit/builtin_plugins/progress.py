@@ -8,16 +8,26 @@ from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import dataclass
+from typing import Optional
 
 from ..hookspecs import hookimpl
 
-__all__ = ["ProgressBar"]
+__all__ = ["ProgressBar", "ProgressConf"]
 
 log = logging.getLogger("trainkit.progress")
 
 
 def _fmt(metrics: dict) -> str:
     return ", ".join(f"{k}={v:.4g}" for k, v in metrics.items() if not k.startswith("train/lr/"))
+
+
+@dataclass
+class ProgressConf:
+    """``callbacks.progress``: ``enabled: null`` shows the bar only when stderr is a terminal."""
+
+    enabled: Optional[bool] = None
+    leave: bool = True
 
 
 class ProgressBar:
@@ -32,6 +42,12 @@ class ProgressBar:
     name = "progress"
     default = True
     needs_run_dir = False
+    Config = ProgressConf
+
+    @classmethod
+    def from_config(cls, conf) -> ProgressBar:
+        """The plugin of a ``callbacks.progress`` node."""
+        return cls(enabled=conf.enabled, leave=conf.leave)
 
     def __init__(self, enabled: bool | None = None, leave: bool = True):
         self.enabled = enabled

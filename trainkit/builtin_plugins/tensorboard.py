@@ -20,11 +20,12 @@ import logging
 import re
 import signal
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..hookspecs import hookimpl
 
-__all__ = ["TagNames", "TensorBoardLogger"]
+__all__ = ["TagNames", "TensorBoardConf", "TensorBoardLogger"]
 
 log = logging.getLogger("trainkit.tensorboard")
 
@@ -69,6 +70,14 @@ def _hparam_value(value):
     return str(value)
 
 
+@dataclass
+class TensorBoardConf:
+    """``callbacks.tensorboard``: event files in ``<run dir>/tensorboard``."""
+
+    enabled: bool = True
+    flush_secs: int = 30
+
+
 class TensorBoardLogger:
     """Writes the run's scalars and hparams to TensorBoard event files.
 
@@ -82,6 +91,12 @@ class TensorBoardLogger:
     name = "tensorboard"
     default = True
     needs_run_dir = True
+    Config = TensorBoardConf
+
+    @classmethod
+    def from_config(cls, conf) -> TensorBoardLogger:
+        """The plugin of a ``callbacks.tensorboard`` node."""
+        return cls(flush_secs=conf.flush_secs)
 
     def __init__(self, log_dir: str | Path | None = None, hparams: dict | None = None, flush_secs: int = 30):
         self.log_dir = Path(log_dir) if log_dir is not None else None
@@ -119,7 +134,7 @@ class TensorBoardLogger:
     def on_fit_end(self, trainer, metrics):
         from tensorboardX.summary import hparams as hparams_summary
 
-        from ..trainer import hparams_from_config
+        from ..hparams import hparams_from_config
 
         hp = self.hparams if self.hparams is not None else hparams_from_config(trainer.config)
         hp = {k: _hparam_value(v) for k, v in hp.items()} or {"run": str(trainer.run_dir)}

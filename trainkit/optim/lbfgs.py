@@ -108,6 +108,9 @@ class LBFGS(Optimizer):
     """L-BFGS. Args as torch: lr=1, max_iter=20, max_eval=None (max_iter * 5 // 4),
     tolerance_grad=1e-7, tolerance_change=1e-9, history_size=100, line_search_fn=None or "strong_wolfe"."""
 
+    #: ``step`` re-evaluates the loss: the Trainer passes a closure (torch's LBFGS contract)
+    requires_closure = True
+
     def __init__(self, params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7, tolerance_change=1e-9,
                  history_size=100, line_search_fn=None):
         if max_eval is None:

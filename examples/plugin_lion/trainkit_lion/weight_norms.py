@@ -4,7 +4,7 @@ A plugin module's hooks run in every fit once the plugin is installed. This one
 implements ``on_epoch_end(trainer, epoch, metrics)`` and writes
 ``weights/norm/<parameter name>`` through the writer of the run's TensorBoard
 logger (``trainer.plugin("tensorboard")``); runs without TensorBoard (no run
-directory, ``trainer.tensorboard=false``) are left alone.
+directory, ``callbacks.tensorboard.enabled=false``) are left alone.
 """
 from __future__ import annotations
 

@@ -1,0 +1,75 @@
+"""The ``trainkit`` command: ``train``, ``groups``, ``plugins``.
+
+``trainkit train [overrides]`` runs Hydra's own entry point (``hydra.main``) on
+trainkit's configs, so every Hydra feature works as documented: ``-m`` sweeps,
+``--cfg job``, ``--help``, ``--config-dir``, ``hydra.run.dir=...``.
+
+* :mod:`.train`: ``trainkit train`` and its ``--help``; :mod:`.job`: the Hydra task;
+* :mod:`.inspect_cmds`: ``trainkit groups`` and ``trainkit plugins``;
+* :mod:`.common`: exit codes, one-line errors and warnings.
+
+Hydra, numba and tensorboardX are imported only by the subcommand that needs
+them, so ``trainkit --help`` is fast.
+"""
+from __future__ import annotations
+
+import sys
+
+from .common import EXIT_CONFIG_ERROR, error, warnings_as_lines
+from .inspect_cmds import cmd_groups, cmd_plugins
+from .train import cmd_train
+
+__all__ = ["main"]
+
+USAGE = """\
+usage: trainkit <command> [arguments]
+
+Train models written against trainkit's PyTorch-like API, composed from Hydra configs.
+
+commands:
+  train [overrides]    train a model; Hydra overrides, e.g.
+                         trainkit train optimizer=adam lr=1e-3
+                         trainkit train -m optimizer=sgd,adam,rmsprop lr=1e-2,1e-3
+                         trainkit train experiment=linear_regression
+                       `trainkit train --help` lists the config groups and options,
+                       `trainkit train --cfg job` prints the composed config.
+  groups [overrides]   print the parameter-group table (freeze / param_groups /
+                       no_decay / layer_decay rules) for a config, without training
+  plugins              list the plugins, their versions, what each registers and
+                       which hooks it implements
+
+options:
+  -h, --help           show this message
+  --version            print trainkit's version
+
+Runs go to ./runs/<time stamp>_<id>/ (TensorBoard: tensorboard --logdir runs).
+"""
+
+
+COMMANDS = {"train": cmd_train, "groups": cmd_groups, "plugins": cmd_plugins}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``trainkit`` console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE, end="")
+        return 0 if argv else EXIT_CONFIG_ERROR
+    if argv[0] == "--version":
+        from .. import __version__
+
+        print(f"trainkit {__version__}")
+        return 0
+    command = COMMANDS.get(argv[0])
+    if command is None:
+        import difflib
+
+        close = difflib.get_close_matches(argv[0], list(COMMANDS), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        return error(f"unknown command {argv[0]!r}.{hint} Commands: {', '.join(COMMANDS)} (trainkit --help)")
+    with warnings_as_lines():
+        return command(argv[1:])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

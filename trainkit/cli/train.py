@@ -1,0 +1,177 @@
+"""``trainkit train``: check the command line, then hand it to ``hydra.main``; and its ``--help``.
+
+Every job of the command line is composed and checked first (:mod:`trainkit.overrides`),
+so a config error is one message on stderr, exit code 2, and no run directory.
+Hydra is imported only here, so ``trainkit --help`` stays fast.
+"""
+from __future__ import annotations
+
+import sys
+
+from .common import EXIT_TRAINING_ERROR, error, load_plugins
+from .job import SWEEP_FAILURES, train_job
+
+__all__ = ["cmd_train"]
+
+
+def _hydra_args(argv: list[str]):
+    from hydra._internal.utils import get_args_parser  # the parser hydra.main itself uses
+
+    return get_args_parser().parse_args(argv)
+
+
+def _check_paths(configs) -> None:
+    """``resume``/``init_from`` must name something that exists before a run directory is made."""
+    from pathlib import Path
+
+    from .. import checkpoint as ckpt
+    from ..compose import ConfigError
+
+    for cfg in configs:
+        resume, init_from = cfg.get("resume"), cfg.get("init_from")
+        if resume is not None:
+            try:
+                ckpt.resume_candidates(resume)
+            except FileNotFoundError as exc:
+                raise ConfigError(f"resume={resume}: {exc}") from None
+        if init_from is not None and not Path(str(init_from)).is_file():
+            raise ConfigError(
+                f"init_from={init_from}: no such file ({Path(str(init_from)).resolve()}); "
+                "give a checkpoint (.npz written by trainkit) or an .npz of name -> array"
+            )
+
+
+def _resume_dir_override(args, configs) -> list[str]:
+    """``hydra.run.dir=<the original run>`` when resuming one run of a run directory (not a sweep)."""
+    from .. import checkpoint as ckpt
+
+    if args.multirun or len(configs) != 1 or configs[0].get("resume") is None:
+        return []
+    if any(o.split("=", 1)[0].lstrip("+~") == "hydra.run.dir" for o in args.overrides):
+        return []
+    run_dir = ckpt.run_dir_of(configs[0].resume)
+    if run_dir is None:
+        return []
+    text = str(run_dir).replace("\\", "\\\\").replace("'", "\\'")
+    return [f"hydra.run.dir='{text}'"]
+
+
+def cmd_train(argv: list[str]) -> int:
+    """``trainkit train``: check the command line, then hand it to ``hydra.main``.
+
+    ``resume=<run dir>`` continues in that run directory (its checkpoints and
+    TensorBoard run go on); ``-m`` sweeps run every job even when one fails and
+    exit with 1 at the end if any did.
+    """
+    from ..config import reset_run_id
+
+    reset_run_id()  # each invocation is a new run (also when called twice in one process)
+    args_given = list(argv)
+    if _wants_help(args_given):
+        return _train_help(args_given)
+    import hydra
+
+    from ..compose import ConfigError
+    from ..overrides import validate
+
+    try:
+        load_plugins()
+    except Exception as exc:  # a broken plugin: its loader already named it
+        return error(f"loading plugins failed: {exc}", 1)
+    args = _hydra_args(argv)
+    informational = args.help or args.hydra_help or args.shell_completion or args.info
+    extra: list[str] = []
+    if not informational:
+        try:
+            configs = validate(
+                args.overrides,
+                multirun=args.multirun,
+                config_name=args.config_name,
+                config_dir=args.config_dir,
+                config_path=args.config_path,
+            )
+            _check_paths(configs)
+        except ConfigError as exc:
+            return error(f"config: {exc}")
+        extra = _resume_dir_override(args, configs)
+    task = hydra.main(config_path="pkg://trainkit.conf", config_name="config", version_base="1.3")(train_job)
+    saved = sys.argv
+    sys.argv = ["trainkit-train", *argv, *extra]
+    SWEEP_FAILURES.clear()
+    try:
+        task()
+    finally:
+        sys.argv = saved
+    if SWEEP_FAILURES:
+        print(f"trainkit: error: {len(SWEEP_FAILURES)} sweep job(s) failed:", file=sys.stderr)
+        for run_dir, message in SWEEP_FAILURES:
+            print(f"  {run_dir}: {message.splitlines()[0]}", file=sys.stderr)
+        SWEEP_FAILURES.clear()
+        return EXIT_TRAINING_ERROR
+    return 0
+
+
+def _wants_help(argv: list[str]) -> bool:
+    """``trainkit train --help`` / ``-h`` (Hydra's own ``--hydra-help`` is left to Hydra)."""
+    return any(a in ("--help", "-h") for a in argv)
+
+
+def _group_options(config_dir: str | None) -> dict[str, list[str]]:
+    """Config group -> its options: trainkit's YAML files, the registered plugin names and the
+    YAML files of ``--config-dir`` (what Hydra finds, without its per-group ConfigStore copies)."""
+    from importlib import resources
+    from pathlib import Path
+
+    from ..config import REGISTRY_GROUPS
+    from ..plugins import registry
+
+    found: dict[str, set[str]] = {}
+    roots = [resources.files("trainkit.conf")] + ([Path(config_dir)] if config_dir else [])
+    for root in roots:
+        for group in root.iterdir():
+            if group.is_dir() and not group.name.startswith(("_", ".")):
+                names = {f.name[:-5] for f in group.iterdir() if f.name.endswith(".yaml")}
+                found.setdefault(group.name, set()).update(names)
+    for group, kind in REGISTRY_GROUPS.items():
+        found.setdefault(group, set()).update(registry(kind))
+    return {g: sorted(names) for g, names in found.items()}
+
+
+def _train_help(argv: list[str]) -> int:
+    """Print the groups, their options, the composed defaults and the footer, without Hydra's app
+    help (which deep-copies the whole generated ConfigStore once per group: seconds)."""
+    from omegaconf import OmegaConf
+
+    from ..compose import ConfigError
+    from ..overrides import _Hydra
+
+    overrides = [a for a in argv if a not in ("--help", "-h") and not a.startswith("-")]
+    config_dir = None
+    if "--config-dir" in argv or "-cd" in argv:
+        flag = "--config-dir" if "--config-dir" in argv else "-cd"
+        i = argv.index(flag)
+        config_dir = argv[i + 1] if i + 1 < len(argv) else None
+        overrides = [a for a in overrides if a != config_dir]
+    try:
+        load_plugins()
+        options = _group_options(config_dir)
+        groups = sorted(options)
+        with _Hydra(config_dir=config_dir) as hydra:
+            try:
+                cfg = hydra.compose(overrides, hydra_config=True)
+            except Exception as exc:  # noqa: BLE001 - shown as a config error
+                raise ConfigError(str(exc)) from None
+    except ConfigError as exc:
+        return error(f"config: {exc}")
+    help_cfg = cfg.hydra.help
+    job = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+    listing = "\n".join(f"{g}: {', '.join(options[g])}" for g in groups)
+    print(str(help_cfg.header).rstrip("\n"))
+    print("== Config groups ==")
+    print("Choose one of each with group=option (e.g. optimizer=sgd):\n")
+    print(listing)
+    print("\n== Defaults (trainkit train --cfg job shows the composed config) ==\n")
+    print(OmegaConf.to_yaml(job).rstrip("\n"))
+    print()
+    print(str(help_cfg.footer))
+    return 0

@@ -1,0 +1,82 @@
+"""Registering trainkit's configs in Hydra's ConfigStore, and the run id of ``hydra.run.dir``.
+
+Nodes in the ConfigStore:
+
+* ``trainkit_base``: the schema of the whole run (:class:`~trainkit.config.schema.Config`);
+* one node per registered optimizer, scheduler and loss (and per plugin-registered
+  model or dataset without a YAML file), generated from its signature
+  (:mod:`trainkit.config.nodes`);
+* ``callbacks/<name>`` for every registered callback that declares a ``Config``
+  dataclass, placed at ``callbacks.<name>``: ``conf/callbacks/default.yaml``
+  lists the built-in ones, and a third-party one is added with
+  ``callbacks=[default,<name>]``.
+
+Importing this module imports Hydra only inside :func:`register_configs`.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from importlib import resources
+
+from omegaconf import OmegaConf
+
+from ..plugins import registry
+from .nodes import node_for
+from .schema import REGISTRY_GROUPS, Config
+
+__all__ = ["register_configs", "reset_run_id", "run_id"]
+
+_RUN_ID: str | None = None
+
+
+def reset_run_id() -> None:
+    """Start a new run: the next :func:`run_id` is a fresh one (called once per ``trainkit train``)."""
+    global _RUN_ID
+    _RUN_ID = None
+
+
+def run_id() -> str:
+    """The current run's id: time stamp plus a random suffix, so runs never share a directory.
+
+    Computed once per run (``trainkit train`` calls :func:`reset_run_id` first), so
+    a run's directory name is stable however often Hydra resolves it, and differs
+    between two runs started in the same second or in the same process.
+    """
+    global _RUN_ID
+    if _RUN_ID is None:
+        _RUN_ID = time.strftime("%Y-%m-%d_%H-%M-%S") + f"_{os.getpid() % 100000:05d}{secrets.token_hex(2)}"
+    return _RUN_ID
+
+
+def _yaml_exists(group: str, name: str) -> bool:
+    try:
+        return (resources.files("trainkit.conf") / group / f"{name}.yaml").is_file()
+    except (ModuleNotFoundError, FileNotFoundError):
+        return False
+
+
+def register_configs() -> None:
+    """Register the schema, the resolvers and one node per registered plugin name.
+
+    Loads the plugin manager (built-ins and entry points). Safe to call more
+    than once: nodes are replaced.
+    """
+    from hydra.core.config_store import ConfigStore
+
+    if not OmegaConf.has_resolver("trainkit.run_id"):
+        OmegaConf.register_new_resolver("trainkit.run_id", run_id)
+    cs = ConfigStore.instance()
+    cs.store(name="trainkit_base", node=Config)
+    for group, kind in REGISTRY_GROUPS.items():
+        reg = registry(kind)
+        for name in list(reg):
+            if group in ("model", "data") and _yaml_exists(group, name):
+                continue  # a curated YAML file describes this one
+            cs.store(group=group, name=name, node=node_for(group, name, reg.get(name)))
+    callbacks = registry("callbacks")
+    for name in callbacks:
+        schema = getattr(callbacks.get(name), "Config", None)
+        if schema is not None:
+            cs.store(group="callbacks", name=name, node=schema, package=f"callbacks.{name}")
