@@ -240,10 +240,10 @@ def test_non_strict_loads_the_usable_keys_and_warns(tmp_path):
     weights["layers.2.weight"] = np.zeros((5, 8), np.float32)
     path = save_safetensors(weights, tmp_path / "w.safetensors")
     head = np.array(model.layers[2].weight)
-    wrong = "wrong shape: layers.2.weight (file (5, 8), model (3, 8))"
+    wrong = "wrong_shape: layers.2.weight (file (5, 8), model (3, 8))"
     with pytest.raises(StateDictMismatchError, match=re.escape(wrong)):
         load_into(model, path)
-    with pytest.warns(trainkit.checkpoint.CheckpointWarning, match="skipped keys \\(wrong shape: layers.2.weight"):
+    with pytest.warns(trainkit.checkpoint.CheckpointWarning, match="skipped keys \\(wrong_shape: layers.2.weight"):
         report = load_into(model, path, strict=False)
     assert report["wrong_shape"] == ["layers.2.weight (file (5, 8), model (3, 8))"]
     np.testing.assert_array_equal(model.layers[2].weight, head)
@@ -439,3 +439,12 @@ def test_live_bfloat16_and_torch_save(twins, torch, tmp_path):
     torch.save(model.state_dict(), tmp_path / "w.pth")
     with pytest.raises(WeightsFileError, match="torch.save zip archive"):
         load_into(ours, tmp_path / "w.pth")
+
+
+def test_label_names_the_source_in_errors_and_warnings(tmp_path):
+    path = tmp_path / "w.npz"
+    np.savez(path, extra=np.zeros(1))
+    with pytest.raises(StateDictMismatchError, match=f"^init_from={re.escape(str(path))}: nothing was loaded"):
+        load_into(TWINS["mlp"](), path, label=f"init_from={path}")
+    with pytest.warns(trainkit.checkpoint.CheckpointWarning, match="^init_from=w.npz: skipped keys"):
+        load_into(TWINS["mlp"](), path, strict=False, label="init_from=w.npz")

@@ -76,7 +76,7 @@ class MappingTable:
         """The mismatches in one line (missing keys with the closest file names), or ``""``."""
         missing = [f"{k} (closest in file: {', '.join(c)})" if c else k for k, c in self.missing.items()]
         report = self.report()
-        parts = [("missing", missing), ("unexpected", report["unexpected"]), ("wrong shape", report["wrong_shape"])]
+        parts = [("missing", missing), ("unexpected", report["unexpected"]), ("wrong_shape", report["wrong_shape"])]
         text = "; ".join(f"{what}: {', '.join(keys)}" for what, keys in parts if keys)
         return f"{text}. {self.hint}" if text and self.hint else text
 
@@ -126,7 +126,7 @@ def mapping_table(weights: Mapping, model_state: Mapping, rules=None) -> Mapping
     matched = {r.model_name for r in rows if r.status in (LOADED, CONVERTED, WRONG_SHAPE)}
     unmatched = [r.file_name for r in rows if r.status == UNEXPECTED]
     missing = {
-        k: difflib.get_close_matches(k, unmatched, n=3, cutoff=0.3) for k in model_state if k not in matched
+        k: difflib.get_close_matches(k, unmatched, n=3) for k in model_state if k not in matched
     }
     return MappingTable(rows, missing, _prefix_hint(unmatched, missing))
 
@@ -151,7 +151,9 @@ def plan(model, source: str | os.PathLike | Mapping, key_map=None) -> MappingTab
     return mapping_table(_weights_of(source)[1], model.state_dict(), key_map)
 
 
-def load_into(model, source: str | os.PathLike | Mapping, *, strict: bool = True, key_map=None) -> dict[str, list[str]]:
+def load_into(
+    model, source: str | os.PathLike | Mapping, *, strict: bool = True, key_map=None, label: str | None = None
+) -> dict[str, list[str]]:
     """Load a weights file (or a ``name -> array`` dict) into ``model``; what ``init_from`` runs.
 
     Args:
@@ -161,6 +163,8 @@ def load_into(model, source: str | os.PathLike | Mapping, *, strict: bool = True
             nothing is loaded; with False the usable arrays are loaded and the rest
             reported in a ``CheckpointWarning``.
         key_map: ``init_map`` rules renaming the file's keys (see :mod:`.keymap`).
+        label: how errors and warnings name the source (the Trainer passes
+            ``init_from=<path>``); default: the path, or "state dict".
 
     Returns:
         ``{"loaded", "missing", "unexpected", "wrong_shape", "converted"}`` (see
@@ -174,6 +178,7 @@ def load_into(model, source: str | os.PathLike | Mapping, *, strict: bool = True
     from ..nn.module import StateDictMismatchError
 
     name, weights = _weights_of(source)
+    name = label or name
     own = model.state_dict()
     table = mapping_table(weights, own, key_map)
     report, problems = table.report(), table.problems()
