@@ -38,8 +38,18 @@ def test_round_trip_keeps_structure_keys_dtypes_and_values(tmp_path):
     assert back["flags"] == [True, None, 1.5, "x"] and back["tricky"] == {"__array__": "not a marker"}
     np.testing.assert_array_equal(back["model"]["w"], state["model"]["w"])
     assert back["model"]["w"].dtype == np.float32 and back["model"]["n"].dtype == np.int64
+    assert back["model"]["n"].shape == ()  # 0-d stays 0-d (BatchNorm's num_batches_tracked)
     with np.load(path, allow_pickle=False) as npz:  # plain arrays only
         assert all(npz[k].dtype != object for k in npz.files)
+
+
+def test_a_batchnorm_state_dict_loads_back_from_a_checkpoint(tmp_path):
+    norm = nn.BatchNorm1d(3)
+    norm(trainkit.randn(4, 3))
+    path = ckpt.save(tmp_path / "c.npz", {"model": norm.state_dict()})
+    fresh = nn.BatchNorm1d(3)
+    fresh.load_state_dict(ckpt.load(path)["model"])
+    assert int(fresh.num_batches_tracked) == 1
 
 
 def test_objects_that_would_need_pickle_are_rejected(tmp_path):

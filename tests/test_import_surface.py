@@ -33,6 +33,8 @@ TOP_LEVEL = [
     "le", "gt", "ge", "isfinite", "isnan",
     # plugins
     "hookimpl",
+    # pretrained weights (trainkit.weights; imports safetensors only when called)
+    "save_safetensors",
 ]
 
 TENSOR_API = [
@@ -68,7 +70,7 @@ def test_submodule_imports(module):
 def test_import_does_not_pull_heavy_optional_dependencies():
     code = (
         "import sys, trainkit; "
-        "print(','.join(m for m in ('cupy', 'hydra', 'tensorboardX', 'torch') if m in sys.modules))"
+        "print(','.join(m for m in ('cupy', 'hydra', 'tensorboardX', 'torch', 'safetensors') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

@@ -118,7 +118,7 @@ def device(spec="cpu") -> Device:
 
 # Submodules load on first use (``trainkit.nn.Linear`` after a bare ``import trainkit``, as
 # with torch) without making ``import trainkit`` pay for optim, data or the Trainer up front.
-_LAZY_SUBMODULES = ("nn", "optim", "data", "params", "plugins", "checkpoint", "models", "trainer")
+_LAZY_SUBMODULES = ("nn", "optim", "data", "params", "plugins", "checkpoint", "models", "trainer", "weights")
 
 
 def __getattr__(name):
@@ -128,6 +128,8 @@ def __getattr__(name):
         return importlib.import_module(f".{name}", __name__)
     if name == "Trainer":
         return importlib.import_module(".trainer", __name__).Trainer
+    if name == "save_safetensors":  # imports safetensors only when a file is written
+        return importlib.import_module(".weights", __name__).save_safetensors
     raise AttributeError(f"module 'trainkit' has no attribute {name!r}")
 
 

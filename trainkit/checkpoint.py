@@ -82,7 +82,7 @@ def _is_array(value) -> bool:
 def _encode(value, arrays: dict[str, np.ndarray], where: str):
     if _is_array(value):
         key = f"a{len(arrays)}"
-        arrays[key] = np.ascontiguousarray(_host(value))
+        arrays[key] = np.asarray(_host(value), order="C")  # not ascontiguousarray: it makes 0-d arrays 1-d
         return {_ARRAY: key}
     if isinstance(value, np.generic):
         return value.item()
