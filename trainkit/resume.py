@@ -30,8 +30,8 @@ from . import checkpoint as ckpt
 from . import random as tk_random
 from .backend import Device, to_device
 from .hparams import flatten_config
-from .nn.module import StateDictMismatchError
 from .plugins import plugin_name_of
+from .weights import load_into
 
 __all__ = ["checkpoint_state", "finished_reason", "init_weights", "restore", "save"]
 
@@ -216,35 +216,13 @@ def finished_reason(trainer) -> tuple[str, str] | None:
     return None
 
 
-def init_weights(model, source: str | Path, strict: bool = True) -> dict[str, list[str]]:
-    """Load model weights only (fine-tuning) from a checkpoint or a plain ``.npz``.
+def init_weights(model, source: str | Path, strict: bool = True, key_map=None) -> dict[str, list[str]]:
+    """Load model weights only (fine-tuning) from a checkpoint, an ``.npz`` or a ``.safetensors`` file.
 
-    Returns:
-        ``{"missing": [...], "unexpected": [...], "wrong_shape": [...]}``. With
-        ``strict=False`` those keys are skipped and reported in a warning;
-        with ``strict=True`` any of them raises ``StateDictMismatchError``.
+    ``key_map`` (``init_map``) renames the file's keys first (strip ``module.``,
+    rename a head). Returns ``{"loaded", "missing", "unexpected", "wrong_shape",
+    "converted"}``. With ``strict=False`` mismatching keys are skipped and
+    reported in a warning; with ``strict=True`` any of them raises
+    ``StateDictMismatchError`` and nothing is loaded (:func:`trainkit.weights.load_into`).
     """
-    weights = ckpt.load_weights(source)
-    own = model.state_dict()
-    report = {
-        "missing": [k for k in own if k not in weights],
-        "unexpected": [k for k in weights if k not in own],
-        "wrong_shape": [
-            f"{k} (file {tuple(v.shape)}, model {tuple(own[k].shape)})"
-            for k, v in weights.items()
-            if k in own and tuple(v.shape) != tuple(own[k].shape)
-        ],
-    }
-    if strict:
-        try:
-            model.load_state_dict(weights, strict=True)
-        except StateDictMismatchError as exc:
-            exc.args = (f"init_from={source}: {exc}. Set init_strict=false to skip these keys and report them",)
-            raise
-        return report
-    usable = {k: v for k, v in weights.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
-    model.load_state_dict(usable, strict=False)
-    problems = "; ".join(f"{k}: {', '.join(v)}" for k, v in report.items() if v)
-    if problems:
-        warnings.warn(f"init_from={source}: skipped keys ({problems})", ckpt.CheckpointWarning, stacklevel=3)
-    return report
+    return load_into(model, source, strict=strict, key_map=key_map, label=f"init_from={source}")

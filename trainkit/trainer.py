@@ -122,10 +122,12 @@ class Trainer:
             were not passed in ``plugins`` (True), none (False), or all but the
             names in a list/tuple/set of names to leave out.
         resume: a run directory or checkpoint file to continue from.
-        init_from: a checkpoint or plain ``.npz`` state dict to load weights from
+        init_from: a checkpoint, ``.npz`` or ``.safetensors`` file to load weights from
             (fine-tuning; ignored when resuming).
         init_strict: with False, missing/unexpected/wrongly shaped keys of
             ``init_from`` are skipped and reported instead of raising.
+        init_map: ``pattern -> replacement`` rules renaming the keys of ``init_from``
+            (``{"module.": ""}``; see :mod:`trainkit.weights.keymap`).
         config: the resolved run config (a JSON-able dict), saved in checkpoints,
             compared on resume and used as TensorBoard hparams.
     """
@@ -151,6 +153,7 @@ class Trainer:
         resume: str | Path | None = None,
         init_from: str | Path | None = None,
         init_strict: bool = True,
+        init_map=None,
         config: Mapping | None = None,
     ):
         if not callable(loss):
@@ -202,6 +205,7 @@ class Trainer:
         self.resume = resume
         self.init_from = init_from
         self.init_strict = bool(init_strict)
+        self.init_map = init_map
         self.config = dict(config) if config is not None else None
 
         self.global_step = 0
@@ -501,9 +505,9 @@ class Trainer:
         return resume.restore(self, target)
 
     def init_weights(self, source: str | Path, strict: bool = True) -> dict[str, list[str]]:
-        """Load model weights only (fine-tuning) from a checkpoint or a plain ``.npz``
-        (:func:`trainkit.resume.init_weights`)."""
-        return resume.init_weights(self.model, source, strict=strict)
+        """Load model weights only (fine-tuning) from a checkpoint, ``.npz`` or ``.safetensors``
+        file, renamed by ``init_map`` (:func:`trainkit.resume.init_weights`)."""
+        return resume.init_weights(self.model, source, strict=strict, key_map=self.init_map)
 
     def __repr__(self) -> str:
         return (

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 
 from .common import EXIT_CONFIG_ERROR, error, warnings_as_lines
-from .inspect_cmds import cmd_groups, cmd_plugins
+from .inspect_cmds import cmd_export, cmd_groups, cmd_plugins
 from .train import cmd_train
 
 __all__ = ["main"]
@@ -34,7 +34,10 @@ commands:
                        `trainkit train --help` lists the config groups and options,
                        `trainkit train --cfg job` prints the composed config.
   groups [overrides]   print the parameter-group table (freeze / param_groups /
-                       no_decay / layer_decay rules) for a config, without training
+                       no_decay / layer_decay rules) for a config, without training;
+                       with init_from=FILE also what each of its weights loads into
+  export CKPT OUT      write a checkpoint's weights as .safetensors with PyTorch's names
+                       (--ema: the averaged weights)
   plugins              list the plugins, their versions, what each registers and
                        which hooks it implements
 
@@ -46,7 +49,7 @@ Runs go to ./runs/<time stamp>_<id>/ (TensorBoard: tensorboard --logdir runs).
 """
 
 
-COMMANDS = {"train": cmd_train, "groups": cmd_groups, "plugins": cmd_plugins}
+COMMANDS = {"train": cmd_train, "groups": cmd_groups, "export": cmd_export, "plugins": cmd_plugins}
 
 
 def main(argv: list[str] | None = None) -> int:

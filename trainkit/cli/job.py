@@ -28,8 +28,9 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from ..checkpoint import CheckpointError
     from ..nn.module import StateDictMismatchError
     from ..optim.lr_scheduler import MissingMetricError
+    from ..weights import KeyMapError
 
-    return (MissingMetricError, StateDictMismatchError, CheckpointError, FileNotFoundError)
+    return (MissingMetricError, StateDictMismatchError, CheckpointError, FileNotFoundError, KeyMapError)
 
 
 def _fail_job(run_dir: str, message: str, code: int, keep_dir: bool = False) -> None:

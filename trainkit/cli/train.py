@@ -37,8 +37,25 @@ def _check_paths(configs) -> None:
         if init_from is not None and not Path(str(init_from)).is_file():
             raise ConfigError(
                 f"init_from={init_from}: no such file ({Path(str(init_from)).resolve()}); "
-                "give a checkpoint (.npz written by trainkit) or an .npz of name -> array"
+                "give a checkpoint (.npz written by trainkit), an .npz of name -> array or a .safetensors file"
             )
+        if init_from is not None:
+            _check_weights_file(str(init_from), cfg.get("init_map"))
+
+
+def _check_weights_file(path: str, init_map) -> None:
+    """The file of ``init_from`` is one trainkit reads (never unpickled) and ``init_map`` is well formed."""
+    from ..compose import ConfigError
+    from ..compose.values import plain
+    from ..weights import KeyMapError, WeightsFileError, normalise_key_map, read_weights
+
+    try:
+        read_weights(path)
+        normalise_key_map(plain(init_map))
+    except WeightsFileError as exc:
+        raise ConfigError(f"init_from={path}: {exc}") from None
+    except KeyMapError as exc:
+        raise ConfigError(f"init_map: {exc}") from None
 
 
 def _resume_dir_override(args, configs) -> list[str]:

@@ -15,6 +15,7 @@ from .data import DataInfo, build_data
 from .groups import build_groups
 from .model import build_loss, build_model
 from .schedule import build_optimizer, build_scheduler, updates_per_epoch
+from .values import plain
 
 __all__ = ["Run", "build_run"]
 
@@ -70,7 +71,7 @@ def build_run(cfg, run_dir=None) -> Run:
             accumulate=int(tcfg.accumulate), val_every=int(tcfg.val_every), log_every=int(tcfg.log_every),
             grad_transforms=build_grad_transforms(tcfg), run_dir=run_dir,
             default_plugins=False, resume=cfg.get("resume"), init_from=cfg.get("init_from"),
-            init_strict=bool(cfg.get("init_strict", True)),
+            init_strict=bool(cfg.get("init_strict", True)), init_map=plain(cfg.get("init_map")),
             config=OmegaConf.to_container(cfg, resolve=True),
         )
     except (TypeError, ValueError) as exc:

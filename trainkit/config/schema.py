@@ -120,7 +120,9 @@ class Config:
     schedulers (``max_lr`` of one_cycle) use. ``device`` is the run's device
     (``cpu``, ``cuda``, ``cuda:N``, ``auto``), read by ``trainer.device: ${device}``
     so ``trainkit train device=cuda`` works as the tutorials write it. ``resume`` continues a run from
-    its directory or a checkpoint; ``init_from`` loads weights only.
+    its directory or a checkpoint; ``init_from`` loads weights only (a trainkit
+    checkpoint, ``.npz`` or ``.safetensors``), its keys renamed by ``init_map``
+    (``{"module.": ""}``: pattern -> replacement, ``re:`` for regular expressions).
     """
 
     model: Any = MISSING
@@ -136,3 +138,4 @@ class Config:
     resume: Optional[str] = None
     init_from: Optional[str] = None
     init_strict: bool = True
+    init_map: Optional[Any] = None
