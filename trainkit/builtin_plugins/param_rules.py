@@ -30,9 +30,10 @@ from ..params import (
     match_names,
     normalise_rules,
     normalise_unfreeze,
+    pending_unfreeze_rows,
 )
 
-__all__ = ["Unfreezer", "param_groups_from_config", "pending_unfreeze_rows", "GROUP_KEYS"]
+__all__ = ["Unfreezer", "param_groups_from_config", "GROUP_KEYS"]
 
 log = logging.getLogger("trainkit.param_rules")
 
@@ -67,15 +68,6 @@ def param_groups_from_config(model, cfg: Mapping, *, base_lr=None, weight_decay=
                                 unfreeze=unfreeze, **options)
     pending = pending_unfreeze_rows(model, unfreeze, cfg.get("param_groups"), base_lr=base_lr, **options)
     return groups, format_param_groups(groups, model, pending=pending)
-
-
-def pending_unfreeze_rows(model, unfreeze, rules=None, **options) -> list[tuple[int, dict]]:
-    """``(epoch, group)`` for every group the ``unfreeze`` rules will add (for the table)."""
-    if not unfreeze:
-        return []
-    spec = normalise_unfreeze(unfreeze)
-    built = build_unfreeze_groups(model, spec, rules, **options)
-    return [(spec[pat]["epoch"], g) for pat, groups in built.items() for g in groups]
 
 
 def _is_group_of(name, prefix: str) -> bool:
