@@ -10,28 +10,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .markers import Metrics, hookspec
+from .markers import Metrics, spec
 
 if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
     from ..autograd.tensor import Tensor
     from ..trainer import Trainer
 
 
-@hookspec
+@spec
 def on_batch_start(trainer: "Trainer", batch_idx: int, batch: tuple) -> None:
     """Called for each training batch after it was moved to the device.
 
     Args:
-        trainer: the running Trainer.
         batch_idx: 0-based index of the batch within the epoch.
         batch: the batch tuple (``(inputs, targets)``), already on the device.
-
-    Returns:
-        Nothing; the return value is ignored.
     """
 
 
-@hookspec(firstresult=True)
+@spec(firstresult=True)
 def on_train_loss(trainer: "Trainer", batch_idx: int, loss: "Tensor") -> bool | None:
     """Called after the loss is computed and before ``zero_grad``/``backward``.
 
@@ -39,7 +35,6 @@ def on_train_loss(trainer: "Trainer", batch_idx: int, loss: "Tensor") -> bool | 
     loss value synchronises the device; only implement it when you must.
 
     Args:
-        trainer: the running Trainer.
         batch_idx: 0-based index of the batch within the epoch.
         loss: the unscaled loss Tensor of this batch.
 
@@ -50,22 +45,16 @@ def on_train_loss(trainer: "Trainer", batch_idx: int, loss: "Tensor") -> bool | 
     """
 
 
-@hookspec
+@spec
 def on_after_backward(trainer: "Trainer") -> None:
     """Called after each ``loss.backward()``, before gradient transforms.
 
     With ``accumulate > 1`` it runs once per micro-batch; the gradients hold
     the sum so far of ``loss / accumulate``.
-
-    Args:
-        trainer: the running Trainer.
-
-    Returns:
-        Nothing; the return value is ignored.
     """
 
 
-@hookspec
+@spec
 def on_before_optimizer_step(trainer: "Trainer", optimizer: Any) -> None:
     """Called after the gradient transforms accepted the update, before ``step()``.
 
@@ -73,28 +62,20 @@ def on_before_optimizer_step(trainer: "Trainer", optimizer: Any) -> None:
     holds the norm a clipping transform reported, or None.
 
     Args:
-        trainer: the running Trainer.
         optimizer: the optimizer about to step.
-
-    Returns:
-        Nothing; the return value is ignored.
     """
 
 
-@hookspec
+@spec
 def on_after_optimizer_step(trainer: "Trainer", optimizer: Any) -> None:
     """Called right after ``optimizer.step()``, before step-interval schedulers.
 
     Args:
-        trainer: the running Trainer.
         optimizer: the optimizer that stepped.
-
-    Returns:
-        Nothing; the return value is ignored.
     """
 
 
-@hookspec
+@spec
 def on_step_end(trainer: "Trainer", step: int, skipped: bool) -> None:
     """Called once per update cycle (every ``accumulate`` batches), at its very end.
 
@@ -103,17 +84,13 @@ def on_step_end(trainer: "Trainer", step: int, skipped: bool) -> None:
     step-based checkpoints are written.
 
     Args:
-        trainer: the running Trainer.
         step: ``trainer.global_step`` after this update (1-based count).
         skipped: True when the update was skipped (a transform returned False
             or every batch of the cycle was skipped by ``on_train_loss``).
-
-    Returns:
-        Nothing; the return value is ignored.
     """
 
 
-@hookspec
+@spec
 def on_batch_end(trainer: "Trainer", batch_idx: int, loss: "Tensor", skipped: bool) -> None:
     """Called at the end of every training batch.
 
@@ -122,17 +99,13 @@ def on_batch_end(trainer: "Trainer", batch_idx: int, loss: "Tensor", skipped: bo
     device every batch.
 
     Args:
-        trainer: the running Trainer.
         batch_idx: 0-based index of the batch within the epoch.
         loss: the batch's detached, unscaled loss Tensor (still on the device).
         skipped: True when this batch did not contribute to an update.
-
-    Returns:
-        Nothing; the return value is ignored.
     """
 
 
-@hookspec
+@spec
 def on_log(trainer: "Trainer", step: int, metrics: Metrics) -> None:
     """Called whenever the Trainer transfers new scalars to the host.
 
@@ -141,10 +114,6 @@ def on_log(trainer: "Trainer", step: int, metrics: Metrics) -> None:
     (``val/*``) and epoch (``time/epoch``). Loggers write exactly these.
 
     Args:
-        trainer: the running Trainer.
         step: ``trainer.global_step`` the values belong to.
         metrics: name -> host float, only the values that changed.
-
-    Returns:
-        Nothing; the return value is ignored.
     """

@@ -7,28 +7,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .markers import Checkpoint, hookspec
+from .markers import Checkpoint, spec
 
 if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
     from ..trainer import Trainer
 
 
-@hookspec
+@spec
 def on_save_checkpoint(trainer: "Trainer", checkpoint: Checkpoint) -> None:
     """Called while a checkpoint is assembled, before it is written.
 
     Args:
-        trainer: the running Trainer.
         checkpoint: the state being saved. A plugin stores its own state under
             ``checkpoint["plugins"][<its name>]``, using only dicts with str
             keys, lists, str/int/float/bool/None and numpy/cupy arrays.
-
-    Returns:
-        Nothing; the return value is ignored.
     """
 
 
-@hookspec
+@spec
 def on_load_checkpoint(trainer: "Trainer", checkpoint: Checkpoint) -> None:
     """Called when training resumes: after the model weights, the counters and the
     loader position were restored, and before the optimizer, the schedulers and
@@ -43,11 +39,7 @@ def on_load_checkpoint(trainer: "Trainer", checkpoint: Checkpoint) -> None:
     restored state belongs in ``on_fit_start``, which runs after loading.
 
     Args:
-        trainer: the running Trainer.
         checkpoint: the loaded state; a plugin reads
             ``checkpoint["plugins"].get(<its name>)`` (absent for a plugin that
             was not active when it was saved).
-
-    Returns:
-        Nothing; the return value is ignored.
     """

@@ -7,31 +7,26 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .markers import Metrics, hookspec
+from .markers import Metrics, spec
 
 if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
     from ..trainer import Trainer
 
 
-@hookspec
+@spec
 def on_epoch_start(trainer: "Trainer", epoch: int) -> None:
     """Called before the first batch of each epoch (after ``loader.set_epoch``).
 
     Args:
-        trainer: the running Trainer.
         epoch: the 0-based epoch about to run (``trainer.epoch``).
-
-    Returns:
-        Nothing; the return value is ignored.
     """
 
 
-@hookspec
+@spec
 def on_validation_end(trainer: "Trainer", metrics: Metrics) -> None:
     """Called after each validation pass, before plateau schedulers step.
 
     Args:
-        trainer: the running Trainer.
         metrics: ``{"val/loss": ..., "val/accuracy": ...}`` (accuracy only for
             classification: 2-D outputs and integer targets), host floats.
 
@@ -41,7 +36,7 @@ def on_validation_end(trainer: "Trainer", metrics: Metrics) -> None:
     """
 
 
-@hookspec
+@spec
 def on_epoch_end(trainer: "Trainer", epoch: int, metrics: Metrics) -> None:
     """Called at the end of each epoch, after validation and epoch schedulers.
 
@@ -49,10 +44,6 @@ def on_epoch_end(trainer: "Trainer", epoch: int, metrics: Metrics) -> None:
     at the next epoch).
 
     Args:
-        trainer: the running Trainer.
         epoch: the 0-based epoch that just finished.
         metrics: ``trainer.metrics`` (train, val and time metrics so far).
-
-    Returns:
-        Nothing; the return value is ignored.
     """

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .markers import Metrics, hookspec
+from .markers import Metrics, spec
 
 if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
     from ..trainer import Trainer
 
 
-@hookspec
+@spec
 def on_fit_start(trainer: "Trainer") -> None:
     """Called once at the start of ``Trainer.fit()``, after a resume was restored.
 
@@ -21,29 +21,19 @@ def on_fit_start(trainer: "Trainer") -> None:
     ``trainer.epoch`` are where training will continue (0 on a fresh run).
     Not called (nor ``on_fit_end``) when a resumed run had already finished
     and ``fit()`` returns without training (``trainer.already_finished`` says why).
-
-    Args:
-        trainer: the running Trainer.
-
-    Returns:
-        Nothing; the return value is ignored.
     """
 
 
-@hookspec
+@spec
 def on_fit_end(trainer: "Trainer", metrics: Metrics) -> None:
     """Called once when ``fit()`` finishes normally (not after an exception).
 
     Args:
-        trainer: the running Trainer.
         metrics: the final metrics, the same dict ``fit()`` returns.
-
-    Returns:
-        Nothing; the return value is ignored.
     """
 
 
-@hookspec
+@spec
 def on_exception(trainer: "Trainer", exception: BaseException) -> None:
     """Called for every plugin when ``fit()`` is left by an exception.
 
@@ -52,24 +42,14 @@ def on_exception(trainer: "Trainer", exception: BaseException) -> None:
     logs or to record the failure, not to swallow it.
 
     Args:
-        trainer: the running Trainer.
         exception: what was raised (including ``KeyboardInterrupt``).
-
-    Returns:
-        Nothing; the return value is ignored.
     """
 
 
-@hookspec
+@spec
 def on_teardown(trainer: "Trainer") -> None:
     """Called for every plugin in ``fit()``'s ``finally``, success or failure.
 
     The place to close files and writers. Every implementation runs even when
     one of them fails.
-
-    Args:
-        trainer: the running Trainer.
-
-    Returns:
-        Nothing; the return value is ignored.
     """

@@ -6,10 +6,10 @@ twice (by two plugins, or twice by one) is an error naming both providers.
 """
 from __future__ import annotations
 
-from .markers import Register, hookspec
+from .markers import Register, spec
 
 
-@hookspec
+@spec
 def register_optimizers(register: Register) -> None:
     """Called once when the plugin manager builds its optimizer registry.
 
@@ -18,13 +18,10 @@ def register_optimizers(register: Register) -> None:
             ``trainkit.optim.Optimizer`` subclass taking ``params`` first) under
             the lowercase ``name`` used on the command line (``optimizer=name``).
             Its keyword defaults become the config defaults.
-
-    Returns:
-        Nothing; the return value is ignored.
     """
 
 
-@hookspec
+@spec
 def register_schedulers(register: Register) -> None:
     """Called once when the LR-scheduler registry is built.
 
@@ -32,52 +29,40 @@ def register_schedulers(register: Register) -> None:
         register: ``register(name, cls)`` adds a scheduler class taking the
             optimizer first (``scheduler=name``). Instances carry ``.interval``
             ("epoch" or "step"); plateau schedulers also ``.monitor``/``.mode``.
-
-    Returns:
-        Nothing; the return value is ignored.
     """
 
 
-@hookspec
+@spec
 def register_models(register: Register) -> None:
     """Called once when the model registry is built.
 
     Args:
         register: ``register(name, factory)`` where ``factory(**options)``
             returns a ``trainkit.nn.Module`` (``model=name``).
-
-    Returns:
-        Nothing; the return value is ignored.
     """
 
 
-@hookspec
+@spec
 def register_datasets(register: Register) -> None:
     """Called once when the dataset registry is built.
 
     Args:
         register: ``register(name, factory)`` where ``factory(**options)``
             returns the dataset(s) for ``data=name``.
-
-    Returns:
-        Nothing; the return value is ignored.
     """
 
 
-@hookspec
+@spec
 def register_losses(register: Register) -> None:
     """Called once when the loss registry is built.
 
     Args:
         register: ``register(name, cls)`` adds a loss module class
             (``loss=name``), called as ``loss(output, target) -> Tensor``.
-
-    Returns:
-        Nothing; the return value is ignored.
     """
 
 
-@hookspec
+@spec
 def register_grad_transforms(register: Register) -> None:
     """Called once when the gradient-transform registry is built.
 
@@ -85,13 +70,10 @@ def register_grad_transforms(register: Register) -> None:
         register: ``register(name, factory)`` where ``factory(**options)``
             returns a callable ``transform(parameters) -> bool`` run after
             backward (True: go on to the optimizer step; False: skip it).
-
-    Returns:
-        Nothing; the return value is ignored.
     """
 
 
-@hookspec
+@spec
 def register_callbacks(register: Register) -> None:
     """Called once when the callback registry (per-fit lifecycle plugins) is built.
 
@@ -102,7 +84,4 @@ def register_callbacks(register: Register) -> None:
             ``default = True`` makes ``Trainer`` add an instance with default
             options when the user did not pass one of that name;
             ``needs_run_dir = True`` restricts that to runs with a ``run_dir``.
-
-    Returns:
-        Nothing; the return value is ignored.
     """
