@@ -54,6 +54,29 @@ from .registration import (
     register_schedulers,
 )
 
+__all__ = [
+    "PROJECT_NAME",
+    "PHASES",
+    "REGISTRY_KINDS",
+    "hookspec",
+    "hookimpl",
+    "Register",
+    "Metrics",
+    "Checkpoint",
+    # registration
+    "register_optimizers", "register_schedulers", "register_models", "register_datasets",
+    "register_losses", "register_grad_transforms", "register_callbacks",
+    # fit
+    "on_fit_start", "on_fit_end", "on_exception", "on_teardown",
+    # epoch
+    "on_epoch_start", "on_validation_end", "on_epoch_end",
+    # batch
+    "on_batch_start", "on_train_loss", "on_after_backward", "on_before_optimizer_step",
+    "on_after_optimizer_step", "on_step_end", "on_batch_end", "on_log",
+    # checkpoints
+    "on_save_checkpoint", "on_load_checkpoint",
+]
+
 
 def _specs_of(module: ModuleType) -> tuple[str, ...]:
     """The names of the hook specifications defined in ``module``, in definition order."""

@@ -30,9 +30,11 @@ from __future__ import annotations
 from .errors import ParamRuleError
 from .freezing import freeze, unfreeze
 from .groups import build_param_groups
-from .layers import NORM_MODULE_HINTS, geometric_lrs, is_no_decay, layer_keys
+from .layers import NORM_MODULE_HINTS as NORM_MODULE_HINTS  # importable here, not in __all__
+from .layers import geometric_lrs, is_no_decay, layer_keys
 from .patterns import compile_pattern, match_names
-from .rules import UNFREEZE_KEYS, builtin_optimizer_keys, normalise_rules, normalise_unfreeze, optimizer_keys
+from .rules import UNFREEZE_KEYS as UNFREEZE_KEYS  # importable here, not in __all__
+from .rules import builtin_optimizer_keys, normalise_rules, normalise_unfreeze, optimizer_keys
 from .table import format_param_groups
 from .unfreezing import build_unfreeze_groups, pending_unfreeze_rows
 
