@@ -230,14 +230,14 @@ class _FakeArray:
 def fake_devices(monkeypatch):
     from trainkit.autograd import function
     from trainkit.backend import Device
-    from trainkit.nn import module
+    from trainkit.nn import placement
 
     def device_of(array):
         data = getattr(array, "data", array)
         return Device(data.device_name) if isinstance(data, _FakeArray) else Device("cpu")
 
     monkeypatch.setattr(function, "device_of", device_of)
-    monkeypatch.setattr(module, "device_of", device_of)
+    monkeypatch.setattr(placement, "device_of", device_of)
 
 
 def test_device_mismatch_names_the_parameter_by_its_state_dict_key(fake_devices):

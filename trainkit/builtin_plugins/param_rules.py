@@ -30,17 +30,9 @@ from ..params import (
     normalise_unfreeze,
 )
 
-__all__ = ["Unfreezer", "pending_unfreeze_rows"]
+__all__ = ["Unfreezer"]
 
 log = logging.getLogger("trainkit.param_rules")
-
-def pending_unfreeze_rows(model, unfreeze, rules=None, **options) -> list[tuple[int, dict]]:
-    """``(epoch, group)`` for every group the ``unfreeze`` rules will add (for the table)."""
-    if not unfreeze:
-        return []
-    spec = normalise_unfreeze(unfreeze)
-    built = build_unfreeze_groups(model, spec, rules, **options)
-    return [(spec[pat]["epoch"], g) for pat, groups in built.items() for g in groups]
 
 
 def _is_group_of(name, prefix: str) -> bool:

@@ -5,9 +5,9 @@ train``, ``trainkit groups``, the Python API and the tests all call it.
 """
 from __future__ import annotations
 
-from ..builtin_plugins.param_rules import Unfreezer, pending_unfreeze_rows
+from ..builtin_plugins.param_rules import Unfreezer
 from ..config.schema import ConfigError
-from ..params import ParamRuleError, build_param_groups, format_param_groups, optimizer_keys
+from ..params import ParamRuleError, build_param_groups, format_param_groups, optimizer_keys, pending_unfreeze_rows
 from .values import as_node, lookup, plain
 
 __all__ = ["build_groups"]

@@ -2,7 +2,9 @@
 
 Registration order is kept (plain dicts), names are torch's dotted paths
 (``features.0.weight``) so state dicts move between trainkit and PyTorch as
-plain arrays.
+plain arrays. This module is registration, traversal and modes; saving and
+loading state is :mod:`.state`, moving between devices and dtypes is
+:mod:`.placement` (``Module``'s methods for them are thin wrappers).
 """
 from __future__ import annotations
 
@@ -11,30 +13,12 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..autograd.tensor import Tensor
-from ..backend import Device, DeviceMismatchError, device_of, to_device
+from ..backend import DeviceMismatchError
+from . import placement, state
 from .parameter import Parameter, clear_grad
+from .state import StateDictMismatchError
 
-
-class StateDictMismatchError(RuntimeError):
-    """``load_state_dict`` found missing, unexpected or wrongly shaped keys."""
-
-    def __init__(self, missing, unexpected, wrong_shape):
-        self.missing_keys = list(missing)
-        self.unexpected_keys = list(unexpected)
-        self.wrong_shape = dict(wrong_shape)
-        parts = []
-        if missing:
-            parts.append("missing keys: " + ", ".join(missing))
-        if unexpected:
-            parts.append("unexpected keys: " + ", ".join(unexpected))
-        if wrong_shape:
-            parts.append(
-                "wrong shapes: "
-                + ", ".join(f"{k} (checkpoint {a}, model {b})" for k, (a, b) in wrong_shape.items())
-            )
-        super().__init__(
-            "Error(s) in loading state_dict; nothing was changed. " + "; ".join(parts)
-        )
+__all__ = ["Module", "StateDictMismatchError"]
 
 
 class Module:
@@ -121,7 +105,7 @@ class Module:
             return self.forward(*args, **kwargs)
         except DeviceMismatchError as exc:
             # error path only: the op said *that* devices differ; name *which* parameter
-            _name_misplaced_parameter(self, exc, args, kwargs)
+            placement.name_misplaced_parameter(self, exc, args, kwargs)
             raise
 
     # ----------------------------------------------------------- traversal
@@ -241,21 +225,8 @@ class Module:
         and buffers are cast; integer buffers (``num_batches_tracked``) keep their
         dtype, and the target dtype itself must be floating point, as in torch.
         """
-        device, dtype = _parse_to_args(args, kwargs)
-        target = Device(device) if device is not None else None
-        for t in list(self.parameters()) + list(self.buffers()):
-            data = t.data
-            if target is not None and device_of(data) != target:
-                data = to_device(data, target)
-                if t.grad is not None:
-                    t.grad = to_device(t.grad, target)
-            if dtype is not None and data.dtype.kind == "f":
-                data = data.astype(dtype)
-                if t.grad is not None:
-                    t.grad = t.grad.astype(dtype)
-            t.data = data
-            if isinstance(t, Parameter):
-                t._grad_view = None
+        device, dtype = placement.parse_to_args(args, kwargs)
+        placement.move_tensors(list(self.parameters()) + list(self.buffers()), device, dtype)
         return self
 
     def cpu(self) -> "Module":
@@ -273,26 +244,7 @@ class Module:
     # ----------------------------------------------------------- state
     def state_dict(self) -> dict:
         """Dotted name -> array (parameters and persistent buffers, registration order)."""
-        out = {}
-        for mod_name, module in self.named_modules():
-            for name, p in module._parameters.items():
-                if p is not None:
-                    out[f"{mod_name}.{name}" if mod_name else name] = p.data
-            for name, b in module._buffers.items():
-                if b is not None and name not in module._non_persistent:
-                    out[f"{mod_name}.{name}" if mod_name else name] = b.data
-        return out
-
-    def _state_tensors(self) -> dict:
-        out = {}
-        for mod_name, module in self.named_modules():
-            for name, p in module._parameters.items():
-                if p is not None:
-                    out[f"{mod_name}.{name}" if mod_name else name] = p
-            for name, b in module._buffers.items():
-                if b is not None and name not in module._non_persistent:
-                    out[f"{mod_name}.{name}" if mod_name else name] = b
-        return out
+        return state.state_dict(self)
 
     def load_state_dict(self, state_dict: dict, strict: bool = True):
         """Copy arrays into parameters/buffers in place; validate everything first.
@@ -302,25 +254,7 @@ class Module:
         With ``strict=False`` matching keys are loaded and the rest reported in
         the returned ``(missing_keys, unexpected_keys)``; wrong shapes still raise.
         """
-        own = self._state_tensors()
-        incoming = {k: (v.data if isinstance(v, Tensor) else v) for k, v in state_dict.items()}
-        missing = [k for k in own if k not in incoming]
-        unexpected = [k for k in incoming if k not in own]
-        wrong = {
-            k: (tuple(np.shape(v)), tuple(own[k].shape))
-            for k, v in incoming.items()
-            if k in own and tuple(np.shape(v)) != tuple(own[k].shape)
-        }
-        if wrong or (strict and (missing or unexpected)):
-            raise StateDictMismatchError(missing, unexpected, wrong)
-        for k, t in own.items():
-            if k not in incoming:
-                continue
-            src = incoming[k]
-            dev = device_of(t.data)
-            src = to_device(src if hasattr(src, "astype") else np.asarray(src), dev)
-            t.data[...] = src.astype(t.data.dtype, copy=False)
-        return _IncompatibleKeys(missing, unexpected)
+        return state.load_state_dict(self, state_dict, strict)
 
     # ----------------------------------------------------------- repr
     def extra_repr(self) -> str:
@@ -337,80 +271,3 @@ class Module:
             return head + ")"
         return head + "\n  " + "\n  ".join(lines) + "\n)"
 
-
-def _name_misplaced_parameter(module, exc, args, kwargs) -> None:
-    """Rewrite a DeviceMismatchError raised inside ``module`` to name the parameter at fault.
-
-    The innermost module whose own parameters/buffers sit on another device than
-    its input records itself on the exception (``exc.module``, ``exc.parameter``);
-    every enclosing module's ``__call__`` passes by here too and rewrites the
-    message with the dotted path from itself (``0.weight``), so the outermost
-    call (the user's ``model(x)``) reports the full ``state_dict`` key.
-    """
-    owner = getattr(exc, "module", None)
-    if owner is None:
-        inputs = [a for a in list(args) + list(kwargs.values()) if isinstance(a, Tensor)]
-        if not inputs:
-            return
-        input_device = device_of(inputs[0].data)
-        own = list(module._parameters.items()) + list(module._buffers.items())
-        for name, t in own:
-            if t is not None and device_of(t.data) != input_device:
-                exc.module, exc.parameter = module, name
-                exc.parameter_device, exc.input_device = device_of(t.data), input_device
-                exc.op_message = str(exc)
-                break
-        else:
-            return
-        owner = module
-    path = next((n for n, m in module.named_modules() if m is owner), None)
-    if path is None:
-        return
-    key = f"{path}.{exc.parameter}" if path else exc.parameter
-    where = f"{type(owner).__name__} '{path}'" if path else type(owner).__name__
-    exc.parameter_name = key
-    exc.args = (
-        f"parameter '{key}' ({where}) is on {exc.parameter_device} but its input is on "
-        f"{exc.input_device}; move the input with x.to('{exc.parameter_device}') or the model with "
-        f"model.to('{exc.input_device}') [{exc.op_message}]",
-    )
-
-
-def _parse_to_args(args, kwargs):
-    """``Module.to``'s arguments as ``(device, dtype)`` (either may be None)."""
-    from ..autograd.tensor import _looks_like_dtype
-
-    unknown = sorted(set(kwargs) - {"device", "dtype", "non_blocking", "copy", "memory_format"})
-    if unknown:
-        raise TypeError(f"Module.to() got unexpected keyword arguments {unknown}; "
-                        "accepted: device, dtype, non_blocking")
-    if len(args) > 2:
-        raise TypeError(f"Module.to() takes at most 2 positional arguments (device, dtype), got {len(args)}")
-    device, dtype = kwargs.get("device"), kwargs.get("dtype")
-    for i, arg in enumerate(args):
-        if isinstance(arg, Tensor):
-            device, dtype = arg.device, arg.dtype
-        elif arg is not None and _looks_like_dtype(arg):
-            dtype = arg
-        elif i == 0:
-            device = arg
-        else:
-            raise TypeError(f"Module.to(): expected a dtype as the second argument, got {arg!r}")
-    if dtype is not None:
-        dtype = np.dtype(dtype)
-        if dtype.kind not in "fc":
-            raise TypeError(
-                f"Module.to only accepts floating point or complex dtypes, but got dtype={dtype}"
-            )
-    return device, dtype
-
-
-class _IncompatibleKeys(tuple):
-    def __new__(cls, missing, unexpected):
-        obj = super().__new__(cls, (list(missing), list(unexpected)))
-        obj.missing_keys = list(missing)
-        obj.unexpected_keys = list(unexpected)
-        return obj
-
-    def __repr__(self):
-        return f"<IncompatibleKeys missing_keys={self.missing_keys} unexpected_keys={self.unexpected_keys}>"
