@@ -18,7 +18,7 @@ class ParamRuleError(ValueError):
     """A freeze / param-group rule is wrong for this model (the message says how)."""
 
 
-def _closest(pattern: str, names: Sequence[str], n: int = 3) -> list[str]:
+def closest_names(pattern: str, names: Sequence[str], n: int = 3) -> list[str]:
     probe = pattern[3:] if pattern.startswith("re:") else pattern
     probe = re.sub(r"[\^\$\*\?\[\]\\\(\)\+]|\.\*", "", probe)
     found = difflib.get_close_matches(probe, names, n=n, cutoff=0.3)
@@ -27,7 +27,7 @@ def _closest(pattern: str, names: Sequence[str], n: int = 3) -> list[str]:
 
 def no_match_error(what: str, pattern: str, names: Sequence[str]) -> ParamRuleError:
     """The error for ``pattern`` (a ``what``: "freeze rule", ...) matching none of ``names``."""
-    close = ", ".join(_closest(pattern, names)) or "(the model has no parameters)"
+    close = ", ".join(closest_names(pattern, names)) or "(the model has no parameters)"
     return ParamRuleError(
         f"{what} {pattern!r} matches no parameter. Closest parameter names: {close}. "
         "Patterns are globs over dotted names ('features.*') or regular expressions "

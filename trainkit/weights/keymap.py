@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from ..params import _closest
+from ..params.errors import closest_names
 from .errors import KeyMapError
 
 __all__ = ["apply_key_map", "normalise_key_map"]
@@ -112,7 +112,7 @@ def apply_key_map(names_or_dict, rules):
             current = [n for n in mapping.values() if n is not None]
             raise KeyMapError(
                 f"init_map rule {pattern!r} matches no name in the file. "
-                f"Closest names: {', '.join(_closest(pattern, current)) or '(none left)'}"
+                f"Closest names: {', '.join(closest_names(pattern, current)) or '(none left)'}"
             )
     owner: dict[str, str] = {}
     for old, new in mapping.items():
