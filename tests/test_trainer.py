@@ -263,8 +263,10 @@ def test_grad_norm_is_logged_without_clipping_and_only_computed_on_log_steps(mon
                 logged[step] = metrics["train/grad_norm"]
 
     calls = []
-    original = Trainer._global_grad_norm
-    monkeypatch.setattr(Trainer, "_global_grad_norm", lambda self: calls.append(1) or original(self))
+    import trainkit.trainer as trainer_module
+
+    original = trainer_module.grad_norm
+    monkeypatch.setattr(trainer_module, "grad_norm", lambda params: calls.append(1) or original(params))
     make_trainer(plugins=[Spy()], log_every=3, max_epochs=3).fit()  # 4 updates an epoch, 12 in all
     assert sorted(logged) == [3, 4, 6, 8, 9, 12]  # every 3 steps and at the epoch-end flushes
     assert len(calls) == len(logged)  # computed once per log, not every step
@@ -475,17 +477,23 @@ def test_hook_exception_names_plugin_calls_on_exception_and_teardown():
     assert "fit_end" not in log.events
 
 
+def _fit_plugins(trainer):
+    from trainkit.trainer_inputs import per_fit_plugins
+
+    return per_fit_plugins(trainer.plugins, trainer.default_plugins, trainer.run_dir is not None)
+
+
 def test_default_plugins_depend_on_run_dir(tmp_path):
     trainer = make_trainer(default_plugins=True, max_steps=1)
     trainer.fit()
-    names = {type(p).__name__ for p in trainer._plugin_objects()}
+    names = {type(p).__name__ for p in _fit_plugins(trainer)}
     assert {"NaNGuard", "ProgressBar"} <= names and "TensorBoardLogger" not in names
     with_dir = make_trainer(default_plugins=True, run_dir=tmp_path)
-    names = {type(p).__name__ for p in with_dir._plugin_objects()}
+    names = {type(p).__name__ for p in _fit_plugins(with_dir)}
     assert {"TensorBoardLogger", "Checkpointing", "NaNGuard", "ProgressBar"} <= names
     assert "EarlyStopping" not in names
     left_out = make_trainer(default_plugins=("progress",), run_dir=tmp_path)
-    assert "ProgressBar" not in {type(p).__name__ for p in left_out._plugin_objects()}
+    assert "ProgressBar" not in {type(p).__name__ for p in _fit_plugins(left_out)}
 
 
 def test_device_auto_resolves_like_the_tutorials():

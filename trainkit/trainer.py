@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from . import resume
-from .autograd.tensor import Tensor
-from .backend import Device, get_array_module
+from .backend import Device
 from .evaluate import evaluate
 from .hookspecs import PHASES
-from .plugins import HookDispatcher, get_plugin_manager, plugin_name_of, registered, registry
+from .nn.utils import grad_norm
+from .plugins import HookDispatcher, get_plugin_manager, plugin_name_of, registered
+from .trainer_inputs import batch_to_device, check_count, per_fit_plugins, sort_schedulers
 
 __all__ = ["Trainer", "LIFECYCLE_HOOKS"]
 
@@ -22,24 +23,6 @@ log = logging.getLogger("trainkit.trainer")
 LIFECYCLE_HOOKS: tuple[str, ...] = tuple(
     hook for phase, hooks in PHASES.items() if phase != "registration" for hook in hooks
 )
-
-
-def _check_int(name: str, value, minimum: int, allow_none: bool = False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"Trainer: {name} must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"Trainer: {name} must be >= {minimum}, got {value}")
-    return value
-
-
-def _as_list(value) -> list:
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple)):
-        return list(value)
-    return [value]
 
 
 class Trainer:
@@ -163,32 +146,19 @@ class Trainer:
                 f"Trainer: optimizer must be a trainkit.optim optimizer (step, param_groups), "
                 f"got {type(optimizer).__name__}"
             )
-        self.max_epochs = _check_int("max_epochs", max_epochs, 0)
-        self.max_steps = _check_int("max_steps", max_steps, 0, allow_none=True)
-        self.accumulate = _check_int("accumulate", accumulate, 1)
-        self.val_every = _check_int("val_every", val_every, 1)
-        self.log_every = _check_int("log_every", log_every, 1)
+        self.max_epochs = check_count("max_epochs", max_epochs, 0)
+        self.max_steps = check_count("max_steps", max_steps, 0, allow_none=True)
+        self.accumulate = check_count("accumulate", accumulate, 1)
+        self.val_every = check_count("val_every", val_every, 1)
+        self.log_every = check_count("log_every", log_every, 1)
         self.device = Device(device)
         self.model = model.to(self.device)
         self.loss_fn = loss
         self.optimizer = optimizer
         self.train_loader = train_loader
         self.val_loader = val_loader
-        self.schedulers = _as_list(scheduler)
-        self._step_schedulers, self._epoch_schedulers, self._plateau_schedulers = [], [], []
-        for i, sched in enumerate(self.schedulers):
-            interval = getattr(sched, "interval", "epoch")
-            if hasattr(sched, "monitor"):
-                self._plateau_schedulers.append(sched)
-            elif interval == "step":
-                self._step_schedulers.append(sched)
-            elif interval == "epoch":
-                self._epoch_schedulers.append(sched)
-            else:
-                raise ValueError(
-                    f"Trainer: scheduler {i} ({type(sched).__name__}) has interval={interval!r}; "
-                    "expected 'epoch' or 'step'"
-                )
+        self.schedulers, self._step_schedulers, self._epoch_schedulers, self._plateau_schedulers = \
+            sort_schedulers(scheduler)
         self._needs_closure = bool(getattr(optimizer, "requires_closure", False))
         if self._needs_closure and self.accumulate != 1:
             raise ValueError(
@@ -232,20 +202,6 @@ class Trainer:
         self._norm_step = -1  # global_step whose gradient norm last_grad_norm is
 
     # ------------------------------------------------------------------ plugins
-    def _plugin_objects(self) -> list[Any]:
-        objects = list(self.plugins)
-        if self.default_plugins is False:
-            return objects
-        leave_out = set() if self.default_plugins is True else set(self.default_plugins)
-        given = {plugin_name_of(p) for p in objects}
-        for name, cls in registry("callbacks").items():
-            if not getattr(cls, "default", False) or name in given or name in leave_out:
-                continue
-            if getattr(cls, "needs_run_dir", False) and self.run_dir is None:
-                continue
-            objects.append(cls())
-        return objects
-
     def plugin(self, name: str):
         """The active per-fit plugin registered as ``name`` (None when absent)."""
         for p in self.active_plugins:
@@ -257,7 +213,7 @@ class Trainer:
     def fit(self) -> dict[str, float]:
         """Train until ``max_epochs``/``max_steps``/``should_stop``; return the final metrics."""
         pm = get_plugin_manager()
-        objects = self._plugin_objects()
+        objects = per_fit_plugins(self.plugins, self.default_plugins, self.run_dir is not None)
         with registered(objects, pm):
             self.active_plugins = objects
             self.hooks = HookDispatcher(pm, LIFECYCLE_HOOKS)
@@ -334,20 +290,7 @@ class Trainer:
         return True
 
     def _to_device(self, batch) -> tuple:
-        if not isinstance(batch, (tuple, list)) or len(batch) < 2:
-            raise TypeError(
-                "Trainer: each batch must be a tuple (inputs..., target) of at least 2 items, "
-                f"got {type(batch).__name__}"
-            )
-        device = self.device
-        out = []
-        for item in batch:
-            if not isinstance(item, Tensor):
-                item = Tensor(item)
-            if item.device != device:
-                item = item.to(device)
-            out.append(item)
-        return tuple(out)
+        return batch_to_device(batch, self.device)
 
     def _forward(self, batch: tuple):
         return self.loss_fn(self.model(*batch[:-1]), batch[-1])
@@ -370,7 +313,7 @@ class Trainer:
                     break
         if not skipped and (self.global_step + 1) % self.log_every == 0:
             if not norm_known:
-                self.last_grad_norm = self._global_grad_norm()
+                self.last_grad_norm = grad_norm(p for g in self.optimizer.param_groups for p in g["params"])
             self._norm_step = self.global_step + 1
         if skipped:
             self.skipped_steps += 1
@@ -390,21 +333,6 @@ class Trainer:
         hooks("on_step_end", trainer=self, step=self.global_step, skipped=skipped)
         return skipped
 
-    def _global_grad_norm(self):
-        """The 2-norm of all gradients as a device scalar (no host transfer until it is logged)."""
-        total = None
-        for group in self.optimizer.param_groups:
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                flat = g.reshape(-1)
-                sq = get_array_module(flat).vdot(flat, flat)
-                total = sq if total is None else total + sq
-        if total is None:
-            return None
-        return get_array_module(total).sqrt(total)
-
     def _closure(self):
         """Zero the gradients, recompute the current batch's loss and its gradients (LBFGS)."""
         self.optimizer.zero_grad()
@@ -421,7 +349,7 @@ class Trainer:
             metrics[f"train/lr/{group.get('name', i)}"] = float(group["lr"])
         if self._norm_step != self.global_step and not self.grad_transforms:
             # a flush between log steps (epoch end, max_steps): the last update's gradients
-            norm = self._global_grad_norm()
+            norm = grad_norm(p for g in self.optimizer.param_groups for p in g["params"])
             if norm is not None:
                 self.last_grad_norm, self._norm_step = norm, self.global_step
         if self.last_grad_norm is not None:

@@ -25,6 +25,7 @@ from ..autograd.tensor import Tensor
 from ..backend import device_of, get_array_module, to_device
 
 __all__ = [
+    "grad_norm",
     "clip_grad_norm_",
     "clip_grad_value_",
     "clip_grads_with_norm_",
@@ -125,6 +126,26 @@ def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = F
             "norm anyway, set `error_if_nonfinite=False`"
         )
     return Tensor(total)
+
+
+def grad_norm(parameters):
+    """The 2-norm of all gradients of ``parameters`` as a device scalar, or None without gradients.
+
+    For logging inside a loop: one BLAS dot per gradient and no host transfer
+    (nothing synchronises until the caller converts the result). Use
+    :func:`get_total_norm` for other norms and for a Tensor result.
+    """
+    total = None
+    for p in parameters:
+        g = p.grad
+        if g is None:
+            continue
+        flat = g.reshape(-1)
+        sq = get_array_module(flat).vdot(flat, flat)
+        total = sq if total is None else total + sq
+    if total is None:
+        return None
+    return get_array_module(total).sqrt(total)
 
 
 def clip_grads_with_norm_(parameters, max_norm: float, total_norm) -> None:
