@@ -222,6 +222,41 @@ def checkpoint_path(directory: str | os.PathLike, step: int) -> Path:
     return Path(directory) / f"step-{int(step):09d}.npz"
 
 
+#: Temp files of :func:`_atomic_write`: ``.<name>.<pid>.tmp`` (only trainkit's own checkpoint names).
+_TEMP_FILE = re.compile(r"^\.(step-\d+\.npz|best\.npz)\.(\d+)\.tmp$")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def remove_stale_temp_files(directory: str | os.PathLike) -> list[Path]:
+    """Delete the temp files a killed checkpoint write left in ``directory``; returns them.
+
+    Only files of the exact form trainkit writes (``.step-<n>.npz.<pid>.tmp``,
+    ``.best.npz.<pid>.tmp``) whose writing process is gone are removed: another
+    live process's write in progress is left alone, and nothing else is touched.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    removed = []
+    for entry in directory.iterdir():
+        match = _TEMP_FILE.match(entry.name)
+        if match and entry.is_file() and not _pid_alive(int(match.group(2))):
+            entry.unlink(missing_ok=True)
+            removed.append(entry)
+    return removed
+
+
 def find_checkpoints(directory: str | os.PathLike) -> list[Path]:
     """The ``step-*.npz`` files in ``directory``, oldest (lowest step) first."""
     directory = Path(directory)

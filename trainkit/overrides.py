@@ -220,6 +220,29 @@ def _check_keys(parsed_job, base: DictConfig, groups: set[str]) -> None:
             )
 
 
+def _closest_key_hint(message: str, hydra: _Hydra) -> str:
+    """For a misspelt key inside a config file (Hydra: ``Key 'max_epoch' not in ...``, ``full_key:
+    trainer.max_epoch``): the closest keys at that level of the default config, or ''."""
+    import re
+
+    found = re.search(r"full_key: (\S+)", message)
+    if found is None or "not in" not in message:
+        return ""
+    *parents, key = found.group(1).split(".")
+    try:
+        node = hydra.compose([], hydra_config=False)
+        for part in parents:
+            node = node[part]
+        siblings = [str(k) for k in node.keys()]
+    except Exception:  # noqa: BLE001 - no hint rather than a second error
+        return ""
+    close = difflib.get_close_matches(key, siblings, n=3, cutoff=0.6)
+    prefix = ".".join(parents) + "." if parents else ""
+    if not close:
+        return f"\nKeys of {prefix.rstrip('.') or 'the config'}: {', '.join(siblings)}"
+    return f"\nDid you mean {' or '.join(repr(prefix + c) for c in close)}?"
+
+
 def compose_one(hydra: _Hydra, job: list[str], groups: set[str]) -> DictConfig:
     """Compose one job's config, turning every failure into a ConfigError.
 
@@ -237,7 +260,7 @@ def compose_one(hydra: _Hydra, job: list[str], groups: set[str]) -> DictConfig:
         try:
             base = hydra.compose(group_overrides, hydra_config=False)
         except Exception:
-            raise ConfigError(message) from None
+            raise ConfigError(message + _closest_key_hint(message, hydra)) from None
         _check_keys(parsed, base, groups)
         raise ConfigError(message) from None
     try:

@@ -33,12 +33,41 @@ from .hparams import flatten_config
 from .plugins import plugin_name_of
 from .weights import load_into
 
-__all__ = ["checkpoint_state", "finished_reason", "init_weights", "restore", "save"]
+__all__ = ["ResumeMismatchError", "RunDirectoryError", "check_new_run_dir", "checkpoint_state", "finished_reason",
+           "init_weights", "restore", "save"]
 
 log = logging.getLogger("trainkit.trainer")
 
 #: Config keys whose values a resume takes from the checkpoint (optimizer/scheduler state, RNG).
 RESTORED_PREFIXES = ("optimizer.", "scheduler.", "params.", "trainer.seed")
+
+
+class RunDirectoryError(ckpt.CheckpointError):
+    """A fresh run was pointed at a run directory that holds another run's checkpoints."""
+
+
+class ResumeMismatchError(ckpt.CheckpointError, ValueError):
+    """The run being resumed is built differently from the saved one (schedulers, param groups)."""
+
+
+def check_new_run_dir(trainer) -> None:
+    """A run that does not resume may not write into another run's directory.
+
+    Its checkpoints would be mixed with the old ones, pruned by step number (the
+    new, lower-step files first) and a later ``resume`` would pick the old run's.
+
+    Raises:
+        RunDirectoryError: naming the directory, its newest checkpoint and the two ways on.
+    """
+    if trainer.run_dir is None:
+        return
+    found = ckpt.find_checkpoints(Path(trainer.run_dir) / ckpt.CHECKPOINT_DIRNAME)
+    if found:
+        raise RunDirectoryError(
+            f"run directory {trainer.run_dir} already holds checkpoints of an earlier run (newest {found[-1].name}); "
+            f"continue that run with resume={trainer.run_dir}, or start this one in a new directory "
+            "(the command line makes a new one per run unless hydra.run.dir is set)"
+        )
 
 
 def _stateful(plugins) -> list:
@@ -142,14 +171,22 @@ def restore(trainer, target: str | Path) -> Path:
         log.info("the run was stopped by %s, which is not part of this run: continuing", trainer.stopped_by)
         trainer.should_stop, trainer.stop_reason, trainer.stopped_by = False, None, None
     _restore_optimizer(trainer, path, state["optimizer"])
-    saved = state.get("schedulers", [])
-    if len(saved) != len(trainer.schedulers):
-        raise ValueError(
-            f"checkpoint {path} holds {len(saved)} scheduler state(s) but this run has "
-            f"{len(trainer.schedulers)} scheduler(s)"
+    saved_schedulers = state.get("schedulers", [])
+    if len(saved_schedulers) != len(trainer.schedulers):
+        raise ResumeMismatchError(
+            f"cannot resume from {path}: it holds {len(saved_schedulers)} scheduler state(s) but this run has "
+            f"{len(trainer.schedulers)} scheduler(s); resume with the scheduler it was saved with, or start a "
+            f"fresh run from its weights with the new one: init_from={path}"
         )
-    for sched, sstate in zip(trainer.schedulers, saved):
-        sched.load_state_dict(sstate)
+    for sched, sstate in zip(trainer.schedulers, saved_schedulers):
+        try:
+            sched.load_state_dict(sstate)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ResumeMismatchError(
+                f"cannot restore {type(sched).__name__} from {path} (it was saved by another scheduler: {exc}); "
+                f"resume with the scheduler it was saved with, or start a fresh run from its weights: "
+                f"init_from={path}"
+            ) from exc
     for t, tstate in zip(trainer.grad_transforms, state.get("grad_transforms", [])):
         if tstate is not None and hasattr(t, "load_state_dict"):
             t.load_state_dict(tstate)
@@ -171,7 +208,10 @@ def _restore_optimizer(trainer, path: Path, saved_opt: dict) -> None:
         if len(saved_names) != len(own_names):
             hint = (f" (saved param groups {saved_names}, this run has {own_names}: a plugin that adds "
                     "param groups, such as unfreeze, must be configured as when the checkpoint was saved)")
-        raise type(exc)(f"cannot restore the optimizer from checkpoint {path}{hint}: {exc}") from exc
+        raise ResumeMismatchError(
+            f"cannot restore the optimizer from checkpoint {path}{hint}: {exc}. Resume with the param groups "
+            f"it was saved with (params.*), or start a fresh run from its weights: init_from={path}"
+        ) from exc
 
 
 def _warn_config_changes(config: Mapping | None, path: Path, saved: Mapping | None) -> None:

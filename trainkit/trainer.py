@@ -194,6 +194,7 @@ class Trainer:
         self.last_grad_norm = None
         self.active_plugins: list[Any] = []
         self.hooks: HookDispatcher | None = None
+        self._fits_started = 0
         self._loss_sum = 0.0
         self._loss_count = 0
         self._grads_zeroed = False
@@ -225,8 +226,8 @@ class Trainer:
                         self.already_finished = "; ".join(finished)
                         log.warning("run already finished (%s); %s", *finished)
                         return dict(self.metrics)
-                elif self.init_from is not None:
-                    self.init_weights(self.init_from, strict=self.init_strict)
+                else:
+                    self._start_fresh()
                 self.model.train()
                 self.hooks("on_fit_start", trainer=self)
                 self._run()
@@ -239,6 +240,20 @@ class Trainer:
             finally:
                 self.hooks.call_all("on_teardown", trainer=self)
                 self.active_plugins = []
+
+    def _start_fresh(self) -> None:
+        """A fit that does not resume: the first one needs a run directory of its own and loads
+        ``init_from``; a later ``fit()`` on the same Trainer goes on from where the last one stopped."""
+        if self._fits_started == 0:
+            resume.check_new_run_dir(self)
+            if self.init_from is not None:
+                self.init_weights(self.init_from, strict=self.init_strict)
+        else:
+            log.warning("fit() again on the same Trainer: it goes on from epoch %d, step %d up to "
+                        "max_epochs=%d%s", self.epoch, self.global_step, self.max_epochs,
+                        "" if resume.finished_reason(self) is None else " (reached: nothing to train; "
+                        "raise trainer.max_epochs to train more)")
+        self._fits_started += 1
 
     def _done(self) -> bool:
         return self.should_stop or (self.max_steps is not None and self.global_step >= self.max_steps)

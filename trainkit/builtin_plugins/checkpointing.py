@@ -111,6 +111,12 @@ class Checkpointing:
         return value < self.best if self.mode == "min" else value > self.best
 
     @hookimpl
+    def on_fit_start(self, trainer):
+        """Remove what a killed checkpoint write left behind (never another live process's file)."""
+        for path in ckpt.remove_stale_temp_files(self._dir(trainer)):
+            log.info("removed %s, left by an interrupted checkpoint write", path)
+
+    @hookimpl
     def on_step_end(self, trainer, step, skipped):
         if self.every_n_steps and step % self.every_n_steps == 0:
             self.save(trainer)

@@ -89,17 +89,26 @@ def cmd_plugins(argv: list[str]) -> int:
     For plugins that register callbacks (per-run plugin classes such as the
     TensorBoard logger) the lifecycle hooks of each class are listed as well.
     """
-    from ..plugins import get_plugin_manager, plugin_info, registry
+    from ..plugins import (
+        DuplicateNameError,
+        PluginHookError,
+        PluginLoadError,
+        PluginLoadWarning,
+        get_plugin_manager,
+        plugin_info,
+        registry,
+    )
 
     if argv:
         return error(f"`trainkit plugins` takes no arguments, got: {' '.join(argv)}")
-    from ..plugins import PluginLoadWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PluginLoadWarning)  # listed below as one line each
-        pm = get_plugin_manager()
-        callbacks = registry("callbacks")
-        infos = plugin_info()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PluginLoadWarning)  # listed below as one line each
+            pm = get_plugin_manager()
+            callbacks = registry("callbacks")
+            infos = plugin_info()
+    except (DuplicateNameError, PluginLoadError, PluginHookError) as exc:
+        return error(f"plugins: {' '.join(str(exc).split())}", 1)
     for info in infos:
         origin = "built-in" if info.builtin else (info.distribution or "not from a distribution")
         print(f"{info.name} {info.version or '(no version)'} ({origin})")

@@ -7,6 +7,7 @@ sweep goes on.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import warnings
@@ -14,9 +15,12 @@ import warnings
 from ..hookspecs import hookimpl
 from .common import EXIT_CONFIG_ERROR, EXIT_TRAINING_ERROR
 
-__all__ = ["SWEEP_FAILURES", "train_job"]
+__all__ = ["SWEEP_FAILURES", "prebuild", "train_job"]
 
 log = logging.getLogger("trainkit")
+
+#: The run of a single-job command line, built before Hydra made its run directory (see :func:`prebuild`).
+_PREBUILT: list = []
 
 #: Failures of jobs of the current ``-m`` sweep: (job directory, message). A failed
 #: job does not stop the sweep; ``cmd_train`` exits non-zero at the end.
@@ -48,7 +52,7 @@ def _fail_job(run_dir: str, message: str, code: int, keep_dir: bool = False) -> 
     sys.exit(code)
 
 
-def _is_builtin_pluginerror(exc) -> bool:
+def _is_builtin_plugin_error(exc) -> bool:
     """A PluginHookError raised on purpose by a built-in callback (e.g. a monitor that cannot work)."""
     from ..plugins import PluginHookError, registry
 
@@ -71,6 +75,38 @@ class _ParamTableAfterResume:
                  format_param_groups(trainer.optimizer.param_groups, trainer.model))
 
 
+def prebuild(cfg) -> None:
+    """Build the run of a single job before Hydra creates its run directory.
+
+    Every config error (a freeze rule matching nothing, a missing data file, a
+    model that does not fit the data, ``lr=-1``) then ends the command with exit
+    code 2 and no directory; :func:`train_job` fits this very run instead of
+    building it a second time. Sweep jobs are built in their own job.
+
+    Raises:
+        ConfigError: the first problem found.
+    """
+    from ..compose import build_run
+
+    _PREBUILT.clear()
+    _PREBUILT.append((cfg, build_run(cfg)))
+
+
+def _take_prebuilt(cfg, run_dir):
+    """The prebuilt run when it was built from this config, with its run directory set; else None."""
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    if not _PREBUILT:
+        return None
+    built_cfg, run = _PREBUILT.pop()
+    if OmegaConf.to_container(built_cfg, resolve=True) != OmegaConf.to_container(cfg, resolve=True):
+        return None
+    run.trainer.run_dir = Path(run_dir)
+    return run
+
+
 def train_job(cfg) -> float | None:
     """The Hydra task: build the run of ``cfg`` in Hydra's run directory and fit it.
 
@@ -91,11 +127,13 @@ def train_job(cfg) -> float | None:
         from ..checkpoint import run_dir_of
 
         resuming = run_dir_of(cfg.resume) == Path(run_dir).resolve()
+    run = _take_prebuilt(cfg, run_dir)
+    if run is None:
+        try:
+            run = build_run(cfg, run_dir=run_dir)
+        except ConfigError as exc:
+            return _fail_job(run_dir, f"config: {exc}", EXIT_CONFIG_ERROR, keep_dir=resuming)
     print(f"trainkit: run directory {run_dir}", flush=True)
-    try:
-        run = build_run(cfg, run_dir=run_dir)
-    except ConfigError as exc:
-        return _fail_job(run_dir, str(exc), EXIT_CONFIG_ERROR, keep_dir=resuming)
     _print_device(str(cfg.trainer.device), run.trainer.device)
     if resuming:
         run.trainer.plugins.append(_ParamTableAfterResume())
@@ -112,7 +150,7 @@ def train_job(cfg) -> float | None:
     except _user_errors() as exc:
         return _fail_job(run_dir, str(exc), EXIT_TRAINING_ERROR, keep_dir=resuming)
     except Exception as exc:
-        if not _is_builtin_pluginerror(exc):
+        if not _is_builtin_plugin_error(exc):
             raise
         return _fail_job(run_dir, str(exc.original), EXIT_TRAINING_ERROR, keep_dir=resuming)
     metrics = dict(metrics or {})
@@ -179,3 +217,6 @@ def _discard_run_dir(run_dir: str) -> None:
             leftovers = [p for p in parent.iterdir() if p.name != "multirun.yaml"]
             if not leftovers:
                 shutil.rmtree(parent, ignore_errors=True)
+        with contextlib.suppress(OSError):  # runs/ itself, when this job made it and left it empty
+            parent.rmdir() if parent.is_dir() else None
+            parent.parent.rmdir() if parent.name.endswith("_sweep") else None

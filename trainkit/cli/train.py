@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from .common import EXIT_TRAINING_ERROR, error, load_plugins
-from .job import SWEEP_FAILURES, train_job
+from .job import SWEEP_FAILURES, prebuild, train_job
 
 __all__ = ["cmd_train"]
 
@@ -56,6 +56,28 @@ def _check_weights_file(path: str, init_map) -> None:
         raise ConfigError(f"init_from={path}: {exc}") from None
     except KeyMapError as exc:
         raise ConfigError(f"init_map: {exc}") from None
+
+
+def _check_run_dir(args, configs) -> None:
+    """``hydra.run.dir=<a directory with another run's checkpoints>`` without ``resume``: refused now,
+    before Hydra writes into it (the new run's checkpoints would be mixed with and pruned by the old)."""
+    from pathlib import Path
+
+    from .. import checkpoint as ckpt
+    from ..compose import ConfigError
+
+    if args.multirun or configs[0].get("resume") is not None:
+        return
+    given = [o.split("=", 1)[1] for o in args.overrides if o.split("=", 1)[0].lstrip("+") == "hydra.run.dir"]
+    if not given:
+        return
+    run_dir = Path(given[-1].strip("'\""))
+    found = ckpt.find_checkpoints(run_dir / ckpt.CHECKPOINT_DIRNAME)
+    if found:
+        raise ConfigError(
+            f"hydra.run.dir={run_dir} already holds checkpoints of an earlier run (newest {found[-1].name}); "
+            f"continue it with resume={run_dir}, or give a new hydra.run.dir"
+        )
 
 
 def _resume_dir_override(args, configs) -> list[str]:
@@ -108,6 +130,9 @@ def cmd_train(argv: list[str]) -> int:
                 config_path=args.config_path,
             )
             _check_paths(configs)
+            _check_run_dir(args, configs)
+            if not args.multirun and args.cfg is None:
+                prebuild(configs[0])
         except ConfigError as exc:
             return error(f"config: {exc}")
         extra = _resume_dir_override(args, configs)

@@ -13,6 +13,7 @@ import logging
 from ..config.schema import LOADER_KEYS, ConfigError
 from .callbacks import build_callbacks, build_grad_transforms, callback_monitors
 from .data import check_loader_settings
+from .model import model_target
 from .values import call_kwargs, lookup
 
 __all__ = ["RUN_METRICS", "check_config", "check_monitors", "check_trainer", "run_metrics"]
@@ -127,5 +128,29 @@ def check_config(cfg) -> None:
     call_kwargs("data", cfg.data, lookup("datasets", "data", cfg.data.get("name")), extra_keys=LOADER_KEYS)
     check_loader_settings(cfg.data)
     check_monitors(cfg, build_callbacks(cfg.callbacks))
+    check_targets(cfg)
     if not cfg.model.get("_target_"):
         call_kwargs("model", cfg.model, lookup("models", "model", cfg.model.get("name")))
+
+
+def check_targets(cfg) -> None:
+    """Only ``model._target_`` may name a class, and it must be a ``trainkit.nn.Module`` subclass.
+
+    Checked before anything is built, so a shared config naming an arbitrary
+    callable (``model._target_=os.getcwd``) is refused without calling it. The
+    other parts come from registered names: a ``_target_`` there is refused too.
+    """
+    model_target(cfg.model)
+    for section in ("data", "loss", "optimizer", "scheduler"):
+        if cfg[section].get("_target_") is not None:
+            raise ConfigError(
+                f"{section}._target_={cfg[section]._target_!r}: {section} is chosen by registered name "
+                f"({section}=<name>; `trainkit plugins` lists them), not by _target_; nothing was called"
+            )
+    for name in cfg.callbacks:
+        node = cfg.callbacks[name]
+        if node is not None and node.get("_target_") is not None:
+            raise ConfigError(
+                f"callbacks.{name}._target_={node._target_!r}: callbacks are registered classes "
+                "(register_callbacks), configured by name; nothing was called"
+            )

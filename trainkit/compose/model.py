@@ -1,11 +1,14 @@
 """``model`` and ``loss`` configs -> the model (sized from the data) and the loss."""
 from __future__ import annotations
 
+import inspect
 import logging
 
 from omegaconf import OmegaConf
 
 from ..config.schema import ConfigError
+from ..nn.module import Module
+from ..plugins import registry
 from .data import DataInfo
 from .values import NODE_KEYS, call_kwargs, lookup, signature
 
@@ -21,9 +24,18 @@ def model_target(node):
         from hydra.utils import get_object
 
         try:
-            return get_object(str(target)), True
+            obj = get_object(str(target))
         except Exception as exc:  # ImportError, AttributeError wrapped by Hydra
             raise ConfigError(f"model._target_={target!r} cannot be imported: {exc}") from None
+        if not (inspect.isclass(obj) and issubclass(obj, Module)):
+            what = f"the class {obj.__module__}.{obj.__qualname__}" if inspect.isclass(obj) else \
+                f"a {type(obj).__name__}"
+            raise ConfigError(
+                f"model._target_={target!r} is {what}, not a trainkit.nn.Module subclass, so it was not called. "
+                "Give a Module class (model._target_=mypkg.Net) or a registered model "
+                f"(model={', model='.join(registry('models'))})"
+            )
+        return obj, True
     return lookup("models", "model", node.get("name")), False
 
 

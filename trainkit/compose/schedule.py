@@ -73,12 +73,29 @@ def _fill_run_values(factory, kwargs: dict, total: int, unit: str, section: str,
         elif kwargs.get("total_steps") is not None and int(kwargs["total_steps"]) < total:
             log.warning("%s.total_steps=%s is shorter than the run (%d %s); leave it null to use the run's length",
                         section, kwargs["total_steps"], total, unit)
+    if "milestones" in names and kwargs.get("milestones") is not None:
+        _check_milestones(section, kwargs["milestones"], total, unit)
     for key, value in links.items():
         param = names.get(key)
         if param is not None and param.default is inspect.Parameter.empty and kwargs.get(key) is None \
                 and value is not None:
             kwargs[key] = value
     return kwargs
+
+
+def _check_milestones(section: str, milestones, total: int, unit: str) -> None:
+    """Milestones are whole epochs/steps >= 0 (``int(0.5)`` would decay at construction); those the run
+    never reaches are warned about."""
+    values = list(milestones) if isinstance(milestones, (list, tuple)) else [milestones]
+    for i, m in enumerate(values):
+        if isinstance(m, bool) or not isinstance(m, int) or m < 0:
+            raise ConfigError(
+                f"{section}.milestones[{i}]={m!r} is not valid: milestones are whole {unit} >= 0, e.g. [30, 80]"
+            )
+    late = [m for m in values if m >= total]
+    if late:
+        log.warning("%s.milestones %s are at or past the end of the run (%d %s): the lr never decays there",
+                    section, late, total, unit)
 
 
 def build_scheduler(node, optimizer, *, steps_per_epoch: int = 1, max_epochs: int = 1, max_steps=None,

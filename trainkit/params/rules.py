@@ -98,12 +98,34 @@ def normalise_rules(rules, allowed_keys: Iterable[str] | None = None) -> list[di
         for key in r:
             if key not in accepted:
                 raise unknown_key_error(f"param_groups[{i}] ({r['params']!r})", key, accepted)
+        for key in list(r):
+            if key not in ("params", "name"):
+                r[key] = _number(f"param_groups[{i}] ({r['params']!r}) {key}", key, r[key])
         if "lr" in r and "lr_mult" in r:
             raise ParamRuleError(f"param_groups[{i}] ({r['params']!r}) sets both `lr` and `lr_mult`; give one")
         r["_patterns"] = pattern_list(r["params"])
         r.setdefault("name", r["params"] if isinstance(r["params"], str) else "+".join(r["_patterns"]))
         out.append(r)
     return out
+
+
+#: rule keys that must be numbers (other keys are the optimizer's, e.g. a string ``line_search_fn``).
+_NUMERIC_KEYS = ("lr", "lr_mult", "weight_decay")
+
+
+def _number(where: str, key: str, value):
+    """A number written as a string (``weight_decay: "1e-3"`` in YAML) as a float, as the top-level keys
+    are coerced; a non-number where ``lr``/``lr_mult``/``weight_decay`` belongs is an error naming it."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            if key in _NUMERIC_KEYS:
+                raise ParamRuleError(f"{where}={value!r} is not a number (e.g. 1e-3)") from None
+            return value
+    if key in _NUMERIC_KEYS and value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise ParamRuleError(f"{where}={value!r} is not a number (e.g. 1e-3)")
+    return value
 
 
 def normalise_unfreeze(rules) -> dict[str, dict]:
