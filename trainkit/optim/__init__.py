@@ -1,6 +1,6 @@
 """Optimizers with torch.optim's names, arguments, defaults and numerics.
 
-Element-wise algorithms run one rule (:mod:`.kernels.rules`) over flat
+Element-wise algorithms run one rule (declared in the algorithm's module) over flat
 buffers, as plain numpy, a fused numba loop or one cupy kernel; LBFGS,
 Adafactor, Muon and SparseAdam use array code (see their docstrings).
 """

@@ -1,8 +1,9 @@
 """The fused CPU path: one numba loop per rule and flag combination.
 
 For a rule, its flag values and the set of optional arrays present, a small
-module is generated into a cache directory: it contains the rule's own source
-(``M`` bound to :mod:`.numba_ops`) and two loops that read each array element
+module is generated into a cache directory: it contains the rule's combined
+source (:attr:`~.rule.Rule.source`: the shared prologue inlined ahead of the
+rule's body, ``M`` bound to :mod:`.numba_ops`) and two loops that read each array element
 once, call the inlined rule and write the outputs back, i.e. one pass over
 memory: ``serial`` (a plain loop) and ``parallel`` (a ``prange`` loop over
 numba's thread pool). Flags are literal constants, so the loops have no
@@ -41,11 +42,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
-import inspect
 import os
 import sys
 import tempfile
-import textwrap
 
 from .adaptive import Adaptive
 
@@ -99,14 +98,6 @@ def cache_dir() -> str:
     return root
 
 
-def _rule_source(fn) -> str:
-    src = textwrap.dedent(inspect.getsource(fn))
-    lines = src.splitlines()
-    while lines and lines[0].lstrip().startswith("@"):
-        lines.pop(0)
-    return "\n".join(lines) + "\n"
-
-
 def generate_source(rule, flags: dict, present: tuple[str, ...]) -> str:
     """Source of the kernel module for ``rule`` with ``flags`` and ``present`` arrays."""
     fn_name = rule.fn.__name__
@@ -133,7 +124,7 @@ def generate_source(rule, flags: dict, present: tuple[str, ...]) -> str:
         "import numba",
         "from trainkit.optim.kernels import numba_ops as M",
         "",
-        _rule_source(rule.fn),
+        rule.source,
         f"_rule = numba.njit(inline='always', error_model='numpy', fastmath=False)({fn_name})",
         "",
         "",
