@@ -27,7 +27,11 @@ depends on the machine's load. ``$TRAINKIT_OPTIM_PARALLEL_MIN`` overrides the
 threshold (elements); one numba thread (``NUMBA_NUM_THREADS=1`` or
 ``numba.set_num_threads(1)`` before the first step) means serial only.
 
-numba itself is imported on the first fused step, never by ``import trainkit``.
+numba itself is imported on the first fused step, never by ``import trainkit``,
+through :func:`trainkit.backend.numba_available`, which keeps the reason when
+numba is unusable (:func:`numba_unavailable_reason`) and holds trainkit's one
+numba kill switch, ``TRAINKIT_DISABLE_NUMBA=1``: then every step takes the plain
+path (same numbers).
 That first step costs about half a second (numba's start-up; measured on the
 2-core development machine), each further kernel 10-20 ms to load from the
 cache, or 0.2 s (serial) / 0.5 s (parallel) to compile on a cold cache; small
@@ -39,28 +43,18 @@ Cache directory: ``$TRAINKIT_KERNEL_CACHE``, else ``$XDG_CACHE_HOME/trainkit/ker
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import importlib.util
 import os
 import sys
 import tempfile
 
+from ...backend import numba_available, numba_unavailable_reason
 from .adaptive import Adaptive
 
 _TEMPLATE_VERSION = "2"
 _KERNELS: dict = {}
 DEFAULT_PARALLEL_MIN = 262_144
-
-
-@functools.lru_cache(maxsize=None)
-def numba_available() -> bool:
-    """True when numba imports (it is a dependency, but keep the plain path working without it)."""
-    try:
-        import numba  # noqa: F401
-    except Exception:  # pragma: no cover - depends on the environment
-        return False
-    return True
 
 
 def parallel_threshold() -> int:
@@ -184,6 +178,8 @@ def bind_numba(rule, arrays: dict, flags: dict):
     """
     import numpy as np
 
+    if not numba_available():
+        raise RuntimeError(f"the numba optimizer backend is unavailable: {numba_unavailable_reason()}")
     present = tuple(a for a in rule.arrays if arrays.get(a) is not None)
     bound = tuple(arrays[a] for a in present)
     dtype = bound[0].dtype

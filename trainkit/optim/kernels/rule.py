@@ -111,7 +111,10 @@ def default_backend(xp) -> str:
     """The fastest available backend for arrays of module ``xp``.
 
     ``TRAINKIT_OPTIM_BACKEND`` (``numpy``, ``numba``, ``cupy``) overrides the
-    choice for CPU arrays (``numpy``/``numba``) and GPU arrays (``cupy``/``numpy``).
+    choice for CPU arrays (``numpy``/``numba``) and GPU arrays (``cupy``/``numpy``):
+    a selector for comparing the optimizer paths. The switch that turns numba off
+    for all of trainkit is ``TRAINKIT_DISABLE_NUMBA`` (:func:`trainkit.backend.numba_available`);
+    without numba, CPU arrays take ``numpy`` whatever is selected.
     """
     forced = forced_backend()
     if xp is np:
