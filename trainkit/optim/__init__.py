@@ -6,6 +6,8 @@ Adafactor, Muon and SparseAdam use array code (see their docstrings).
 """
 from __future__ import annotations
 
+import importlib
+
 from .adadelta import Adadelta
 from .adafactor import Adafactor
 from .adagrad import Adagrad
@@ -32,7 +34,5 @@ __all__ = [
 def __getattr__(name):
     # ``trainkit.optim.lr_scheduler`` like ``torch.optim.lr_scheduler``, imported on first use.
     if name == "lr_scheduler":
-        import importlib
-
         return importlib.import_module(".lr_scheduler", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

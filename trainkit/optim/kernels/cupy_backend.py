@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import ast
 
+from ...backend import _cupy
+
 _KERNELS: dict = {}
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _CMPOPS = {ast.Gt: ">", ast.Lt: "<", ast.GtE: ">=", ast.LtE: "<=", ast.Eq: "==", ast.NotEq: "!="}
@@ -131,8 +133,6 @@ def get_kernel(rule, flags: dict, present: tuple[str, ...]):
     key = (rule.name, rule.fn, tuple(sorted(flags.items())), present)
     kernel = _KERNELS.get(key)
     if kernel is None:
-        from ...backend import _cupy
-
         cupy = _cupy()
         in_params, out_params, body = translate(rule, flags, present)
         kernel = cupy.ElementwiseKernel(

@@ -49,6 +49,8 @@ import os
 import sys
 import tempfile
 
+import numpy as np
+
 from ...backend import numba_available, numba_unavailable_reason
 from .adaptive import Adaptive
 
@@ -176,8 +178,6 @@ def bind_numba(rule, arrays: dict, flags: dict):
     choice between serial and parallel by measured time. The arrays are bound,
     so a step only passes the scalars.
     """
-    import numpy as np
-
     if not numba_available():
         raise RuntimeError(f"the numba optimizer backend is unavailable: {numba_unavailable_reason()}")
     present = tuple(a for a in rule.arrays if arrays.get(a) is not None)

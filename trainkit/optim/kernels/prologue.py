@@ -7,7 +7,7 @@ lines are :func:`prologue` below; a :class:`~.rule.Rule` names which of its
 flags it uses (``prologue=("maximize", "l2")``, ...), and the rule's own
 function (its "body") receives ``param`` and ``grad`` after them.
 
-:func:`statements` hands the code generators the prologue's statements for a
+:func:`prologue_statements` hands the code generators the prologue's statements for a
 rule, so the numba and CUDA kernels (and the plain path, which compiles the
 same combined source) inline them ahead of the body: one source, every backend,
 and the operation order of torch's single-tensor code (negate, decay the
@@ -35,7 +35,7 @@ def prologue(param, grad, weight_decay, decay_factor, maximize, l2, decoupled):
     return param, grad
 
 
-def signature(flags: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def prologue_signature(flags: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """``(scalars, flags)`` a rule gains from the prologue ``flags``, in canonical order.
 
     Raises:
@@ -49,7 +49,7 @@ def signature(flags: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]
     return scalars, ordered
 
 
-def statements(flags: tuple[str, ...]) -> list[ast.stmt]:
+def prologue_statements(flags: tuple[str, ...]) -> list[ast.stmt]:
     """Fresh AST statements of :func:`prologue` for a rule using ``flags`` (their ``if`` blocks only)."""
     tree = ast.parse(textwrap.dedent(inspect.getsource(prologue)))
     body = tree.body[0].body

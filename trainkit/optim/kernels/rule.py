@@ -36,7 +36,7 @@ from typing import Callable
 import numpy as np
 
 from ...backend import get_array_module
-from . import prologue as _prologue
+from .prologue import prologue_signature, prologue_statements
 from .cupy_backend import bind_cupy
 from .numba_backend import bind_numba, numba_available
 from .numpy_backend import bind_numpy, math_namespace
@@ -69,7 +69,7 @@ class Rule:
     def __init__(self, name: str, fn: Callable, arrays: tuple[str, ...], outputs: tuple[str, ...],
                  scalars: tuple[str, ...], flags: tuple[str, ...] = (), optional: tuple[str, ...] = (),
                  prologue: tuple[str, ...] = ()):
-        pro_scalars, pro_flags = _prologue.signature(tuple(prologue))
+        pro_scalars, pro_flags = prologue_signature(tuple(prologue))
         self.name, self.fn = name, fn
         self.arrays, self.outputs, self.optional = tuple(arrays), tuple(outputs), tuple(optional)
         self.prologue = pro_flags
@@ -100,7 +100,7 @@ class Rule:
         fn.decorator_list, fn.returns = [], None
         fn.args = ast.arguments(posonlyargs=[], args=[ast.arg(arg=a) for a in self.arrays + self.scalars + self.flags],
                                 kwonlyargs=[], kw_defaults=[], defaults=[])
-        fn.body = _prologue.statements(self.prologue) + body
+        fn.body = prologue_statements(self.prologue) + body
         return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
 
     def __repr__(self) -> str:
