@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .elementwise import ElementwiseOptimizer, check_execution_flags
 from .kernels.rule import Rule
-from .optimizer import required
+from .groups import required
 
 
 def sgd_update(param, grad, momentum_buffer, lr, momentum, one_minus_dampening, use_momentum, first,
