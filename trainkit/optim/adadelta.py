@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ._checks import check_eps, check_lr, check_weight_decay
 from .elementwise import ElementwiseOptimizer, check_execution_flags
-from .kernels.rule import M, Rule
+from .kernels.rule import M, update_rule
 
 
 def adadelta_update(param, grad, square_avg, acc_delta, lr, rho, one_minus_rho, eps):
@@ -19,13 +19,7 @@ def adadelta_update(param, grad, square_avg, acc_delta, lr, rho, one_minus_rho, 
     return param, sq, acc
 
 
-RULE = Rule(
-    "adadelta", adadelta_update,
-    arrays=("param", "grad", "square_avg", "acc_delta"),
-    outputs=("param", "square_avg", "acc_delta"),
-    scalars=("lr", "rho", "one_minus_rho", "eps"),
-    prologue=("maximize", "l2"),
-)
+RULE = update_rule(adadelta_update, state=("square_avg", "acc_delta"), prologue=("maximize", "l2"))
 
 
 class Adadelta(ElementwiseOptimizer):

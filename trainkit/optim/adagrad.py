@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ._checks import check_eps, check_lr, check_weight_decay
 from .elementwise import ElementwiseOptimizer, check_execution_flags
-from .kernels.rule import M, Rule
+from .kernels.rule import M, update_rule
 
 
 def adagrad_update(param, grad, sum, clr, eps):  # noqa: A002 - torch's state name
@@ -19,13 +19,7 @@ def adagrad_update(param, grad, sum, clr, eps):  # noqa: A002 - torch's state na
     return param, s
 
 
-RULE = Rule(
-    "adagrad", adagrad_update,
-    arrays=("param", "grad", "sum"),
-    outputs=("param", "sum"),
-    scalars=("clr", "eps"),
-    prologue=("maximize", "l2"),
-)
+RULE = update_rule(adagrad_update, state=("sum",), prologue=("maximize", "l2"))
 
 
 class Adagrad(ElementwiseOptimizer):

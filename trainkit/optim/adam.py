@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from ._checks import check_adam_family
 from .elementwise import ElementwiseOptimizer, check_execution_flags
-from .kernels.rule import M, Rule
+from .kernels.rule import M, update_rule
 
 
 def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, one_minus_beta1, beta2, one_minus_beta2,
-                bias_correction2_sqrt, eps, step_size, amsgrad):
+                bias_correction2_sqrt, eps, step_size, *, amsgrad):
     """torch's Adam step after the shared prologue (maximize, decoupled or L2 weight decay)."""
     m = exp_avg + one_minus_beta1 * (grad - exp_avg)
     v = exp_avg_sq * beta2 + one_minus_beta2 * grad * grad
@@ -28,13 +28,8 @@ def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, one_minus_beta
     return param, m, v, vmax
 
 
-RULE = Rule(
-    "adam", adam_update,
-    arrays=("param", "grad", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
-    outputs=("param", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
-    scalars=("one_minus_beta1", "beta2", "one_minus_beta2", "bias_correction2_sqrt", "eps", "step_size"),
-    flags=("amsgrad",),
-    optional=("max_exp_avg_sq",),
+RULE = update_rule(
+    adam_update, state=("exp_avg", "exp_avg_sq", "max_exp_avg_sq"), optional=("max_exp_avg_sq",),
     prologue=("maximize", "l2", "decoupled"),
 )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ._checks import check_adam_family
 from .elementwise import ElementwiseOptimizer, check_execution_flags
-from .kernels.rule import M, Rule
+from .kernels.rule import M, update_rule
 
 
 def adamax_update(param, grad, exp_avg, exp_inf, one_minus_beta1, beta2, eps, clr):
@@ -17,13 +17,7 @@ def adamax_update(param, grad, exp_avg, exp_inf, one_minus_beta1, beta2, eps, cl
     return param, m, u
 
 
-RULE = Rule(
-    "adamax", adamax_update,
-    arrays=("param", "grad", "exp_avg", "exp_inf"),
-    outputs=("param", "exp_avg", "exp_inf"),
-    scalars=("one_minus_beta1", "beta2", "eps", "clr"),
-    prologue=("maximize", "l2"),
-)
+RULE = update_rule(adamax_update, state=("exp_avg", "exp_inf"), prologue=("maximize", "l2"))
 
 
 class Adamax(ElementwiseOptimizer):

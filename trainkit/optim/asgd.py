@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from ._checks import check_lr, check_weight_decay
 from .elementwise import ElementwiseOptimizer, check_execution_flags
-from .kernels.rule import Rule
+from .kernels.rule import update_rule
 
 
-def asgd_update(param, grad, ax, decay_factor, eta, mu, average):
+def asgd_update(param, grad, ax, decay_factor, eta, mu, *, average):
     """torch's ASGD step after the shared prologue (maximize, L2 weight decay)."""
     param = param * decay_factor
     param = param - eta * grad
@@ -30,14 +30,7 @@ def asgd_update(param, grad, ax, decay_factor, eta, mu, average):
     return param, a
 
 
-RULE = Rule(
-    "asgd", asgd_update,
-    arrays=("param", "grad", "ax"),
-    outputs=("param", "ax"),
-    scalars=("decay_factor", "eta", "mu"),
-    flags=("average",),
-    prologue=("maximize", "l2"),
-)
+RULE = update_rule(asgd_update, state=("ax",), prologue=("maximize", "l2"))
 
 
 class ASGD(ElementwiseOptimizer):

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from ._checks import check_adam_family
 from .elementwise import ElementwiseOptimizer, check_execution_flags
-from .kernels.rule import M, Rule
+from .kernels.rule import M, update_rule
 
 
-def nadam_update(param, grad, exp_avg, exp_avg_sq, one_minus_beta1, beta2, one_minus_beta2, bias_correction2,
-                 eps, coef_grad, coef_avg):
+def nadam_update(param, grad, exp_avg, exp_avg_sq, one_minus_beta1, beta2, one_minus_beta2, bias_correction2, eps,
+                 coef_grad, coef_avg):
     """torch's NAdam step after the shared prologue (maximize, decoupled or L2 weight decay)."""
     m = exp_avg + one_minus_beta1 * (grad - exp_avg)
     v = exp_avg_sq * beta2 + one_minus_beta2 * grad * grad
@@ -30,13 +30,7 @@ def nadam_update(param, grad, exp_avg, exp_avg_sq, one_minus_beta1, beta2, one_m
     return param, m, v
 
 
-RULE = Rule(
-    "nadam", nadam_update,
-    arrays=("param", "grad", "exp_avg", "exp_avg_sq"),
-    outputs=("param", "exp_avg", "exp_avg_sq"),
-    scalars=("one_minus_beta1", "beta2", "one_minus_beta2", "bias_correction2", "eps", "coef_grad", "coef_avg"),
-    prologue=("maximize", "l2", "decoupled"),
-)
+RULE = update_rule(nadam_update, state=("exp_avg", "exp_avg_sq"), prologue=("maximize", "l2", "decoupled"))
 
 
 class NAdam(ElementwiseOptimizer):

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from ._checks import check_adam_family
 from .elementwise import ElementwiseOptimizer, check_execution_flags
-from .kernels.rule import M, Rule
+from .kernels.rule import M, update_rule
 
 
-def radam_update(param, grad, exp_avg, exp_avg_sq, one_minus_beta1, beta2, one_minus_beta2, bias_correction1,
-                 lr, bias_correction2_sqrt, eps, rect, rectify):
+def radam_update(param, grad, exp_avg, exp_avg_sq, one_minus_beta1, beta2, one_minus_beta2, bias_correction1, lr,
+                 bias_correction2_sqrt, eps, rect, *, rectify):
     """torch's RAdam step after the shared prologue (maximize, decoupled or L2 weight decay)."""
     m = exp_avg + one_minus_beta1 * (grad - exp_avg)
     v = exp_avg_sq * beta2 + one_minus_beta2 * grad * grad
@@ -24,15 +24,7 @@ def radam_update(param, grad, exp_avg, exp_avg_sq, one_minus_beta1, beta2, one_m
     return param, m, v
 
 
-RULE = Rule(
-    "radam", radam_update,
-    arrays=("param", "grad", "exp_avg", "exp_avg_sq"),
-    outputs=("param", "exp_avg", "exp_avg_sq"),
-    scalars=("one_minus_beta1", "beta2", "one_minus_beta2", "bias_correction1", "lr", "bias_correction2_sqrt",
-             "eps", "rect"),
-    flags=("rectify",),
-    prologue=("maximize", "l2", "decoupled"),
-)
+RULE = update_rule(radam_update, state=("exp_avg", "exp_avg_sq"), prologue=("maximize", "l2", "decoupled"))
 
 
 class RAdam(ElementwiseOptimizer):

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from ._checks import check_eps, check_lr, check_weight_decay
 from .elementwise import ElementwiseOptimizer, check_execution_flags
-from .kernels.rule import M, Rule
+from .kernels.rule import M, update_rule
 
 
 def rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha, one_minus_alpha, eps, momentum,
-                   centered, use_momentum):
+                   *, centered, use_momentum):
     """torch's RMSprop step after the shared prologue (maximize, L2 weight decay)."""
     sq = square_avg * alpha + one_minus_alpha * grad * grad
     ga = grad_avg
@@ -28,13 +28,8 @@ def rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha
     return param, sq, ga, buf
 
 
-RULE = Rule(
-    "rmsprop", rmsprop_update,
-    arrays=("param", "grad", "square_avg", "grad_avg", "momentum_buffer"),
-    outputs=("param", "square_avg", "grad_avg", "momentum_buffer"),
-    scalars=("lr", "alpha", "one_minus_alpha", "eps", "momentum"),
-    flags=("centered", "use_momentum"),
-    optional=("grad_avg", "momentum_buffer"),
+RULE = update_rule(
+    rmsprop_update, state=("square_avg", "grad_avg", "momentum_buffer"), optional=("grad_avg", "momentum_buffer"),
     prologue=("maximize", "l2"),
 )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ._checks import check_lr
 from .elementwise import ElementwiseOptimizer, check_execution_flags
-from .kernels.rule import M, Rule
+from .kernels.rule import M, update_rule
 
 
 def rprop_update(param, grad, prev, step_size, etaminus, etaplus, step_size_min, step_size_max, one, zero):
@@ -21,13 +21,7 @@ def rprop_update(param, grad, prev, step_size, etaminus, etaplus, step_size_min,
     return param, grad, size
 
 
-RULE = Rule(
-    "rprop", rprop_update,
-    arrays=("param", "grad", "prev", "step_size"),
-    outputs=("param", "prev", "step_size"),
-    scalars=("etaminus", "etaplus", "step_size_min", "step_size_max", "one", "zero"),
-    prologue=("maximize",),
-)
+RULE = update_rule(rprop_update, state=("prev", "step_size"), prologue=("maximize",))
 
 
 class Rprop(ElementwiseOptimizer):

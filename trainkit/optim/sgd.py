@@ -8,12 +8,11 @@ in deep learning" (ICML 2013).
 from __future__ import annotations
 
 from .elementwise import ElementwiseOptimizer, check_execution_flags
-from .kernels.rule import Rule
+from .kernels.rule import update_rule
 from .groups import required
 
 
-def sgd_update(param, grad, momentum_buffer, lr, momentum, one_minus_dampening, use_momentum, first,
-               nesterov):
+def sgd_update(param, grad, momentum_buffer, lr, momentum, one_minus_dampening, *, use_momentum, first, nesterov):
     """torch's SGD step after the shared prologue (maximize, L2 weight decay)."""
     buf = momentum_buffer
     if use_momentum:
@@ -29,13 +28,8 @@ def sgd_update(param, grad, momentum_buffer, lr, momentum, one_minus_dampening, 
     return param, buf
 
 
-RULE = Rule(
-    "sgd", sgd_update,
-    arrays=("param", "grad", "momentum_buffer"),
-    outputs=("param", "momentum_buffer"),
-    scalars=("lr", "momentum", "one_minus_dampening"),
-    flags=("use_momentum", "first", "nesterov"),
-    optional=("momentum_buffer",),
+RULE = update_rule(
+    sgd_update, state=("momentum_buffer",), optional=("momentum_buffer",),
     prologue=("maximize", "l2"),
 )
 

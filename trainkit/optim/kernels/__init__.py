@@ -20,6 +20,6 @@ runs it once. This package never imports the optimizer modules (they import it).
 """
 from __future__ import annotations
 
-from .rule import M, Rule, bind_rule, run_rule
+from .rule import M, Rule, bind_rule, run_rule, update_rule
 
-__all__ = ["M", "Rule", "bind_rule", "run_rule"]
+__all__ = ["M", "Rule", "bind_rule", "run_rule", "update_rule"]

@@ -22,8 +22,8 @@ its own kernel, so loops contain no branches and vectorise). Arrays listed in
 then receives the parameter's value as a stand-in and must not use it, and the
 matching output is discarded.
 
-Each optimizer declares its rule in its own module (``trainkit.optim.adam.RULE``);
-this package never imports the optimizers.
+Each optimizer declares its rule in its own module with :func:`update_rule`
+(``trainkit.optim.adam.RULE``); this package never imports the optimizers.
 """
 from __future__ import annotations
 
@@ -105,6 +105,27 @@ class Rule:
 
     def __repr__(self) -> str:
         return f"Rule({self.name!r}, arrays={self.arrays}, scalars={self.scalars}, flags={self.flags})"
+
+
+def update_rule(fn: Callable, state: tuple[str, ...], optional: tuple[str, ...] = (),
+                prologue: tuple[str, ...] = ()) -> Rule:
+    """The :class:`Rule` of an optimizer's update function, read from its signature.
+
+    ``fn(param, grad, *state, *scalars, *, *flags)``: the state arrays named in
+    ``state`` follow ``param`` and ``grad``, the remaining positional arguments
+    are the scalars and the keyword-only ones the flags; ``fn`` returns the new
+    ``param`` and state arrays, in that order. The rule is named after ``fn``
+    without its ``_update`` suffix (``adam_update`` -> ``"adam"``).
+    """
+    arguments = inspect.signature(fn).parameters.values()
+    positional = tuple(a.name for a in arguments if a.kind is a.POSITIONAL_OR_KEYWORD)
+    flags = tuple(a.name for a in arguments if a.kind is a.KEYWORD_ONLY)
+    arrays = ("param", "grad") + tuple(state)
+    if positional[:len(arrays)] != arrays:
+        raise TypeError(f"update rule {fn.__name__}: arguments must start with {arrays}, got {positional}")
+    name = fn.__name__.removesuffix("_update")
+    return Rule(name, fn, arrays=arrays, outputs=("param",) + tuple(state), scalars=positional[len(arrays):],
+                flags=flags, optional=optional, prologue=prologue)
 
 
 def default_backend(xp) -> str:
