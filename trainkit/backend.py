@@ -1,14 +1,18 @@
-"""numpy/cupy dispatch: devices, array modules and the reason cuda is unavailable.
+"""numpy/cupy dispatch: devices, array modules and the reason cuda (or numba) is unavailable.
 
 Every array trainkit touches is a numpy array (device ``cpu``) or a cupy array
 (device ``cuda:N``). Code never imports cupy directly: it asks
 ``get_array_module(x)`` for the module that owns ``x``. cupy is imported lazily,
 once, and when that fails the reason is kept so that asking for ``cuda`` later
-can say *why* it is unavailable instead of raising an ImportError.
+can say *why* it is unavailable instead of raising an ImportError. numba (the
+fused CPU kernels of the optimizers and of conv/pool gradients) is probed the
+same way, and ``TRAINKIT_DISABLE_NUMBA=1`` is the one switch that turns it off
+everywhere (see :func:`numba_available`).
 """
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +23,8 @@ __all__ = [
     "CudaUnavailableError",
     "cuda_available",
     "cuda_unavailable_reason",
+    "numba_available",
+    "numba_unavailable_reason",
     "device_of",
     "get_array_module",
     "to_device",
@@ -63,6 +69,39 @@ def cuda_available() -> bool:
 def cuda_unavailable_reason() -> str | None:
     """Why ``cuda_available()`` is False, or None when cuda is usable."""
     return _probe_cupy()[1]
+
+
+NUMBA_SWITCH = "TRAINKIT_DISABLE_NUMBA"
+
+
+@functools.lru_cache(maxsize=None)
+def _probe_numba():
+    """Import numba once unless it is switched off; return (module or None, reason)."""
+    raw = os.environ.get(NUMBA_SWITCH, "").strip().lower()
+    if raw in ("1", "true", "yes"):
+        return None, f"numba is switched off by {NUMBA_SWITCH}={raw}"
+    try:
+        import numba  # noqa: PLC0415 - optional accelerator, imported on demand (about 0.5 s)
+    except Exception as exc:  # a broken numba/llvmlite install raises all sorts of things
+        return None, f"numba failed to import: {type(exc).__name__}: {exc}"
+    return numba, None
+
+
+def numba_available() -> bool:
+    """True when the fused numba kernels can be used (CPU optimizer steps, conv/pool gradients).
+
+    ``TRAINKIT_DISABLE_NUMBA=1`` (or ``true``/``yes``) is the one switch that
+    turns numba off for all of trainkit: read once, on the first call, which
+    imports numba; every numba path then runs its plain numpy equivalent
+    (same numbers). Use it to debug, or where numba's start-up cost or its
+    threads are unwelcome. Without numba installed the same fallback applies.
+    """
+    return _probe_numba()[0] is not None
+
+
+def numba_unavailable_reason() -> str | None:
+    """Why ``numba_available()`` is False (switched off, or the import error), or None."""
+    return _probe_numba()[1]
 
 
 def _cupy():

@@ -5,10 +5,13 @@ import itertools
 
 import pytest
 
-from trainkit.optim.kernels import cupy_backend, rules
+from trainkit.optim import adadelta, adagrad, adam, adamax, asgd, nadam, radam, rmsprop, rprop, sgd
+from trainkit.optim.kernels import Rule, cupy_backend
+
+ALL_RULES = tuple(m.RULE for m in (sgd, adam, adamax, adadelta, adagrad, asgd, nadam, radam, rmsprop, rprop))
 
 
-@pytest.mark.parametrize("rule", rules.ALL_RULES, ids=lambda r: r.name)
+@pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.name)
 def test_every_rule_translates(rule):
     for values in itertools.product([False, True], repeat=len(rule.flags)):
         flags = dict(zip(rule.flags, values))
@@ -28,7 +31,7 @@ def test_unsupported_construct_is_named():
     def bad(param, grad, lr):
         return (param ** 2,)
 
-    rule = rules.Rule("bad", bad, arrays=("param", "grad"), outputs=("param",), scalars=("lr",))
+    rule = Rule("bad", bad, arrays=("param", "grad"), outputs=("param",), scalars=("lr",))
     with pytest.raises(NotImplementedError, match="bad"):
         cupy_backend.translate(rule, {}, ("param", "grad"))
 
@@ -47,7 +50,7 @@ def test_one_kernel_launch_per_group(device):
     for p in params:
         p.grad = cupy.ones_like(p.data)
     calls = []
-    kernel = cupy_backend.get_kernel(rules.ADAM, dict(maximize=False, l2=False, decoupled=False, amsgrad=False),
+    kernel = cupy_backend.get_kernel(adam.RULE, dict(maximize=False, l2=False, decoupled=False, amsgrad=False),
                                      ("param", "grad", "exp_avg", "exp_avg_sq"))
     original = cupy_backend.run_cupy
 

@@ -6,7 +6,8 @@ import time
 import numpy as np
 import pytest
 
-from trainkit.optim.kernels import numba_backend, rules
+from trainkit.optim.adam import RULE as ADAM
+from trainkit.optim.kernels import numba_backend
 from trainkit.optim.kernels.adaptive import Adaptive
 
 ADAM_FLAGS = dict(maximize=True, l2=True, decoupled=False, amsgrad=True)
@@ -14,7 +15,7 @@ ADAM_FLAGS = dict(maximize=True, l2=True, decoupled=False, amsgrad=True)
 
 def _adam_arrays(n, seed=0):
     rng = np.random.default_rng(seed)
-    arrays = {name: rng.standard_normal(n).astype(np.float32) for name in rules.ADAM.arrays}
+    arrays = {name: rng.standard_normal(n).astype(np.float32) for name in ADAM.arrays}
     arrays["exp_avg_sq"] = np.abs(arrays["exp_avg_sq"])
     arrays["max_exp_avg_sq"] = np.abs(arrays["max_exp_avg_sq"])
     return arrays
@@ -23,14 +24,14 @@ def _adam_arrays(n, seed=0):
 def test_serial_and_parallel_variants_are_bit_identical():
     scalars = np.array([0.1, 0.999, 0.1, 0.999, 0.001, 0.0316, 1e-8, 0.0123], dtype=np.float32)
     base = _adam_arrays(50_001)
-    present = rules.ADAM.arrays
+    present = ADAM.arrays
     out = []
     for parallel in (False, True):
         arrays = {k: v.copy() for k, v in base.items()}
-        kernel = numba_backend.get_kernel(rules.ADAM, ADAM_FLAGS, present, parallel=parallel)
+        kernel = numba_backend.get_kernel(ADAM, ADAM_FLAGS, present, parallel=parallel)
         kernel(*[arrays[a] for a in present], scalars)
         out.append(arrays)
-    for name in rules.ADAM.outputs:
+    for name in ADAM.outputs:
         np.testing.assert_array_equal(out[0][name], out[1][name], err_msg=name)
         assert not np.array_equal(out[0][name], base[name]), name
 
@@ -46,11 +47,11 @@ def test_bound_kernel_matches_plain_path_above_the_parallel_threshold(monkeypatc
     results = {}
     for backend in ("numpy", "numba"):
         arrays = {k: v.copy() for k, v in base.items()}
-        run = bind_rule(rules.ADAM, arrays, ADAM_FLAGS, backend=backend)
+        run = bind_rule(ADAM, arrays, ADAM_FLAGS, backend=backend)
         for _ in range(12):  # enough calls for the adaptive runner to try both variants
             run(scalars)
         results[backend] = arrays
-    for name in rules.ADAM.outputs:
+    for name in ADAM.outputs:
         np.testing.assert_array_equal(results["numpy"][name], results["numba"][name], err_msg=name)
 
 

@@ -1,10 +1,12 @@
 """Optimizers with torch.optim's names, arguments, defaults and numerics.
 
-Element-wise algorithms run one rule (:mod:`.kernels.rules`) over flat
+Element-wise algorithms run one rule (declared in the algorithm's module) over flat
 buffers, as plain numpy, a fused numba loop or one cupy kernel; LBFGS,
 Adafactor, Muon and SparseAdam use array code (see their docstrings).
 """
 from __future__ import annotations
+
+import importlib
 
 from .adadelta import Adadelta
 from .adafactor import Adafactor
@@ -32,7 +34,5 @@ __all__ = [
 def __getattr__(name):
     # ``trainkit.optim.lr_scheduler`` like ``torch.optim.lr_scheduler``, imported on first use.
     if name == "lr_scheduler":
-        import importlib
-
         return importlib.import_module(".lr_scheduler", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,7 +1,7 @@
 """Hyperparameter checks shared by several optimizers, with torch's exact wording."""
 from __future__ import annotations
 
-from .optimizer import required
+from .groups import required
 
 
 def check_lr(hp) -> None:

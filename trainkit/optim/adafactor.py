@@ -83,7 +83,7 @@ class Adafactor(Optimizer):
                     continue
                 xp = get_array_module(p.data)
                 grad = -p.grad if group["maximize"] else p.grad
-                st = self._param_state(gi, j, p.data, lambda: _initial_state(xp, grad, p.data))
+                st = self.state_store.param_state(gi, j, p.data, lambda: _initial_state(xp, grad, p.data))
                 e1 = float(np.finfo(p.data.dtype).eps) if eps1 is None else eps1
                 st["step"] += 1.0
                 step = st["step"]

@@ -8,13 +8,24 @@ from __future__ import annotations
 
 from ._checks import check_eps, check_lr, check_weight_decay
 from .elementwise import ElementwiseOptimizer, check_execution_flags
-from .kernels import rules
+from .kernels.rule import M, update_rule
+
+
+def adagrad_update(param, grad, sum, clr, eps):  # noqa: A002 - torch's state name
+    """torch's Adagrad step after the shared prologue (maximize, L2 weight decay)."""
+    s = sum + grad * grad
+    std = M.sqrt(s) + eps
+    param = param - clr * (grad / std)
+    return param, s
+
+
+RULE = update_rule(adagrad_update, state=("sum",), prologue=("maximize", "l2"))
 
 
 class Adagrad(ElementwiseOptimizer):
     """Adagrad. Args as torch: lr=1e-2, lr_decay, weight_decay, initial_accumulator_value, eps=1e-10, ..."""
 
-    rule = rules.ADAGRAD
+    rule = RULE
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
                  foreach=None, *, maximize=False, differentiable=False, fused=None):
@@ -39,4 +50,4 @@ class Adagrad(ElementwiseOptimizer):
     def _arguments(self, group, state, fresh):
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
         scalars = dict(clr=clr, weight_decay=group["weight_decay"], eps=group["eps"])
-        return scalars, dict(maximize=group["maximize"], decay=group["weight_decay"] != 0)
+        return scalars, dict(maximize=group["maximize"], l2=group["weight_decay"] != 0)

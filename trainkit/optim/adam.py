@@ -10,7 +10,28 @@ from __future__ import annotations
 
 from ._checks import check_adam_family
 from .elementwise import ElementwiseOptimizer, check_execution_flags
-from .kernels import rules
+from .kernels.rule import M, update_rule
+
+
+def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, one_minus_beta1, beta2, one_minus_beta2,
+                bias_correction2_sqrt, eps, step_size, *, amsgrad):
+    """torch's Adam step after the shared prologue (maximize, decoupled or L2 weight decay)."""
+    m = exp_avg + one_minus_beta1 * (grad - exp_avg)
+    v = exp_avg_sq * beta2 + one_minus_beta2 * grad * grad
+    vmax = max_exp_avg_sq
+    if amsgrad:
+        vmax = M.maximum(vmax, v)
+        denom = M.sqrt(vmax) / bias_correction2_sqrt + eps
+    else:
+        denom = M.sqrt(v) / bias_correction2_sqrt + eps
+    param = param - step_size * (m / denom)
+    return param, m, v, vmax
+
+
+RULE = update_rule(
+    adam_update, state=("exp_avg", "exp_avg_sq", "max_exp_avg_sq"), optional=("max_exp_avg_sq",),
+    prologue=("maximize", "l2", "decoupled"),
+)
 
 
 class Adam(ElementwiseOptimizer):
@@ -30,7 +51,7 @@ class Adam(ElementwiseOptimizer):
             :mod:`trainkit.optim.elementwise`.
     """
 
-    rule = rules.ADAM
+    rule = RULE
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
                  foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,

@@ -6,13 +6,24 @@ from __future__ import annotations
 
 from ._checks import check_adam_family
 from .elementwise import ElementwiseOptimizer, check_execution_flags
-from .kernels import rules
+from .kernels.rule import M, update_rule
+
+
+def adamax_update(param, grad, exp_avg, exp_inf, one_minus_beta1, beta2, eps, clr):
+    """torch's Adamax step after the shared prologue (maximize, L2 weight decay)."""
+    m = exp_avg + one_minus_beta1 * (grad - exp_avg)
+    u = M.maximum(exp_inf * beta2, M.abs(grad) + eps)
+    param = param - clr * (m / u)
+    return param, m, u
+
+
+RULE = update_rule(adamax_update, state=("exp_avg", "exp_inf"), prologue=("maximize", "l2"))
 
 
 class Adamax(ElementwiseOptimizer):
     """Adamax. Args as torch: lr=2e-3, betas, eps, weight_decay, foreach, maximize, differentiable, capturable."""
 
-    rule = rules.ADAMAX
+    rule = RULE
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
                  maximize=False, differentiable=False, capturable=False, fused=None):
@@ -32,4 +43,4 @@ class Adamax(ElementwiseOptimizer):
         clr = group["lr"] / (1 - beta1 ** state["step"])
         scalars = dict(weight_decay=group["weight_decay"], one_minus_beta1=1 - beta1, beta2=beta2,
                        eps=group["eps"], clr=clr)
-        return scalars, dict(maximize=group["maximize"], decay=group["weight_decay"] != 0)
+        return scalars, dict(maximize=group["maximize"], l2=group["weight_decay"] != 0)

@@ -16,13 +16,27 @@ from __future__ import annotations
 
 from ._checks import check_lr, check_weight_decay
 from .elementwise import ElementwiseOptimizer, check_execution_flags
-from .kernels import rules
+from .kernels.rule import update_rule
+
+
+def asgd_update(param, grad, ax, decay_factor, eta, mu, *, average):
+    """torch's ASGD step after the shared prologue (maximize, L2 weight decay)."""
+    param = param * decay_factor
+    param = param - eta * grad
+    if average:
+        a = ax + (param - ax) * mu
+    else:
+        a = param
+    return param, a
+
+
+RULE = update_rule(asgd_update, state=("ax",), prologue=("maximize", "l2"))
 
 
 class ASGD(ElementwiseOptimizer):
     """ASGD. Args as torch: lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay, foreach, maximize, ..."""
 
-    rule = rules.ASGD
+    rule = RULE
     scalar_state = ("step", "eta", "mu")
 
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, foreach=None,
@@ -46,7 +60,7 @@ class ASGD(ElementwiseOptimizer):
         eta = state["eta"]
         scalars = dict(weight_decay=group["weight_decay"], decay_factor=1 - group["lambd"] * eta, eta=eta,
                        mu=state["mu"])
-        flags = dict(maximize=group["maximize"], decay=group["weight_decay"] != 0, average=state["mu"] != 1)
+        flags = dict(maximize=group["maximize"], l2=group["weight_decay"] != 0, average=state["mu"] != 1)
         return scalars, flags
 
     def _end_step(self, state, group):

@@ -49,6 +49,9 @@ class FlatBucket:
         runners: prepared kernels over the whole bucket (see ``kernels.bind_rule``), by
             backend, state arrays and flags.
         steps: how many steps the optimizer has taken on this bucket.
+        initialised: names of the state buffers whose every slot holds a value (a
+            buffer appearing for some parameters gets the initial value everywhere
+            first; see :meth:`.flat_state.FlatStateStore.fill_new_buffer`).
     """
 
     def __init__(self, params: list, indices: list[int], group_index: int = 0, group_size: int | None = None):
@@ -70,6 +73,7 @@ class FlatBucket:
         self.whole = self.indices == list(range(len(params) if group_size is None else group_size))
         self.runners: dict = {}
         self.steps = 0
+        self.initialised: set[str] = set()
         self.data_views = []
         for k, p in enumerate(params):
             a, b = offsets[k], offsets[k + 1]

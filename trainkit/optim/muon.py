@@ -97,7 +97,7 @@ class Muon(Optimizer):
                 if p.grad is None or not p.requires_grad:
                     continue
                 xp = get_array_module(p.data)
-                st = self._param_state(gi, j, p.data, lambda: {"momentum_buffer": xp.zeros_like(p.data)})
+                st = self.state_store.param_state(gi, j, p.data, lambda: {"momentum_buffer": xp.zeros_like(p.data)})
                 grad = p.grad
                 buf = st["momentum_buffer"]
                 buf[...] = lerp(buf, grad, 1 - momentum)

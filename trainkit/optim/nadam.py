@@ -16,13 +16,27 @@ from __future__ import annotations
 
 from ._checks import check_adam_family
 from .elementwise import ElementwiseOptimizer, check_execution_flags
-from .kernels import rules
+from .kernels.rule import M, update_rule
+
+
+def nadam_update(param, grad, exp_avg, exp_avg_sq, one_minus_beta1, beta2, one_minus_beta2, bias_correction2, eps,
+                 coef_grad, coef_avg):
+    """torch's NAdam step after the shared prologue (maximize, decoupled or L2 weight decay)."""
+    m = exp_avg + one_minus_beta1 * (grad - exp_avg)
+    v = exp_avg_sq * beta2 + one_minus_beta2 * grad * grad
+    denom = M.sqrt(v / bias_correction2) + eps
+    param = param + coef_grad * (grad / denom)
+    param = param + coef_avg * (m / denom)
+    return param, m, v
+
+
+RULE = update_rule(nadam_update, state=("exp_avg", "exp_avg_sq"), prologue=("maximize", "l2", "decoupled"))
 
 
 class NAdam(ElementwiseOptimizer):
     """NAdam. Args as torch: lr=2e-3, betas, eps, weight_decay, momentum_decay=4e-3, decoupled_weight_decay, ..."""
 
-    rule = rules.NADAM
+    rule = RULE
     scalar_state = ("step", "mu_product")
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,

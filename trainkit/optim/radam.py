@@ -8,13 +8,29 @@ from __future__ import annotations
 
 from ._checks import check_adam_family
 from .elementwise import ElementwiseOptimizer, check_execution_flags
-from .kernels import rules
+from .kernels.rule import M, update_rule
+
+
+def radam_update(param, grad, exp_avg, exp_avg_sq, one_minus_beta1, beta2, one_minus_beta2, bias_correction1, lr,
+                 bias_correction2_sqrt, eps, rect, *, rectify):
+    """torch's RAdam step after the shared prologue (maximize, decoupled or L2 weight decay)."""
+    m = exp_avg + one_minus_beta1 * (grad - exp_avg)
+    v = exp_avg_sq * beta2 + one_minus_beta2 * grad * grad
+    corrected = m / bias_correction1
+    if rectify:
+        param = param - corrected * lr * (bias_correction2_sqrt / (M.sqrt(v) + eps)) * rect
+    else:
+        param = param - corrected * lr
+    return param, m, v
+
+
+RULE = update_rule(radam_update, state=("exp_avg", "exp_avg_sq"), prologue=("maximize", "l2", "decoupled"))
 
 
 class RAdam(ElementwiseOptimizer):
     """RAdam. Args as torch: lr=1e-3, betas, eps, weight_decay, decoupled_weight_decay, ..."""
 
-    rule = rules.RADAM
+    rule = RULE
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,

@@ -8,13 +8,26 @@ from __future__ import annotations
 
 from ._checks import check_lr
 from .elementwise import ElementwiseOptimizer, check_execution_flags
-from .kernels import rules
+from .kernels.rule import M, update_rule
+
+
+def rprop_update(param, grad, prev, step_size, etaminus, etaplus, step_size_min, step_size_max, one, zero):
+    """torch's Rprop step after the shared prologue (maximize)."""
+    prod = grad * prev
+    factor = M.where(prod > zero, etaplus, M.where(prod < zero, etaminus, one))
+    size = M.minimum(M.maximum(step_size * factor, step_size_min), step_size_max)
+    grad = M.where(prod < zero, zero, grad)
+    param = param - M.sign(grad) * size
+    return param, grad, size
+
+
+RULE = update_rule(rprop_update, state=("prev", "step_size"), prologue=("maximize",))
 
 
 class Rprop(ElementwiseOptimizer):
     """Rprop. Args as torch: lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), capturable, foreach, maximize, ..."""
 
-    rule = rules.RPROP
+    rule = RULE
 
     def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *, capturable=False,
                  foreach=None, maximize=False, differentiable=False, fused=None):

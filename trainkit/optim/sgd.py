@@ -8,8 +8,30 @@ in deep learning" (ICML 2013).
 from __future__ import annotations
 
 from .elementwise import ElementwiseOptimizer, check_execution_flags
-from .kernels import rules
-from .optimizer import required
+from .kernels.rule import update_rule
+from .groups import required
+
+
+def sgd_update(param, grad, momentum_buffer, lr, momentum, one_minus_dampening, *, use_momentum, first, nesterov):
+    """torch's SGD step after the shared prologue (maximize, L2 weight decay)."""
+    buf = momentum_buffer
+    if use_momentum:
+        if first:
+            buf = grad
+        else:
+            buf = buf * momentum + one_minus_dampening * grad
+        if nesterov:
+            grad = grad + momentum * buf
+        else:
+            grad = buf
+    param = param - lr * grad
+    return param, buf
+
+
+RULE = update_rule(
+    sgd_update, state=("momentum_buffer",), optional=("momentum_buffer",),
+    prologue=("maximize", "l2"),
+)
 
 
 class SGD(ElementwiseOptimizer):
@@ -27,7 +49,7 @@ class SGD(ElementwiseOptimizer):
             :mod:`trainkit.optim.elementwise` for how they map.
     """
 
-    rule = rules.SGD
+    rule = RULE
     scalar_state = ()
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
@@ -92,6 +114,6 @@ class SGD(ElementwiseOptimizer):
     def _arguments(self, group, state, fresh):
         scalars = dict(lr=group["lr"], weight_decay=group["weight_decay"], momentum=group["momentum"],
                        one_minus_dampening=1 - group["dampening"])
-        flags = dict(maximize=group["maximize"], decay=group["weight_decay"] != 0,
+        flags = dict(maximize=group["maximize"], l2=group["weight_decay"] != 0,
                      use_momentum=group["momentum"] != 0, first=fresh, nesterov=group["nesterov"])
         return scalars, flags

@@ -45,7 +45,7 @@ class SparseAdam(Optimizer):
                 if p.grad is None or not p.requires_grad:
                     continue
                 xp = get_array_module(p.data)
-                st = self._param_state(
+                st = self.state_store.param_state(
                     gi, j, p.data,
                     lambda: {"step": 0, "exp_avg": xp.zeros_like(p.data), "exp_avg_sq": xp.zeros_like(p.data)},
                 )

@@ -15,7 +15,8 @@ not a dict of its own. It behaves like torch's ``defaultdict``:
   ``load_state_dict``; ``state.clear()`` and ``optimizer.state = {}`` reset all.
 
 Lookups are O(1): the optimizer caches ``id(param) -> (group, index)`` and
-verifies the hit against ``param_groups``.
+verifies the hit against ``param_groups``. The view and each ``state[p]`` talk
+only to the optimizer's :class:`~.state_store.StateStore` (its public methods).
 """
 from __future__ import annotations
 
@@ -26,15 +27,15 @@ from collections.abc import Mapping, MutableMapping
 class ParamState(dict):
     """One parameter's state: a plain dict whose writes and deletions reach the optimizer."""
 
-    __slots__ = ("_opt", "_param")
+    __slots__ = ("_store", "_param")
 
-    def __init__(self, opt, param, entry: Mapping):
+    def __init__(self, store, param, entry: Mapping):
         dict.__init__(self, entry)
-        self._opt = opt
+        self._store = store
         self._param = param
 
     def __setitem__(self, key, value) -> None:
-        dict.__setitem__(self, key, self._opt._set_state_value(self._param, key, value))
+        dict.__setitem__(self, key, self._store.set_value(self._param, key, value))
 
     def update(self, *args, **kwargs) -> None:
         for key, value in dict(*args, **kwargs).items():
@@ -52,7 +53,7 @@ class ParamState(dict):
     def __delitem__(self, key) -> None:
         if key not in self:
             raise KeyError(key)
-        self._opt._delete_state_value(self._param, key)
+        self._store.delete_value(self._param, key)
         dict.__delitem__(self, key)
 
     def pop(self, key, *default):
@@ -72,7 +73,7 @@ class ParamState(dict):
 
     def clear(self) -> None:
         """Reset this parameter's state: it starts fresh at its next step."""
-        self._opt._reset_param_state(self._param)
+        self._store.reset(self._param)
         dict.clear(self)
 
     # Copies are plain dicts (not tied to the optimizer).
@@ -92,51 +93,41 @@ class ParamState(dict):
 class StateView(MutableMapping):
     """``optimizer.state``: parameter -> :class:`ParamState` (see the module docstring)."""
 
-    def __init__(self, opt):
-        self._opt = opt
+    def __init__(self, store):
+        self._store = store
 
     def __getitem__(self, param) -> ParamState:
-        gi, j = self._opt._position(param)
-        entry = self._opt._export_state(gi, j, copy=False)
-        return ParamState(self._opt, param, entry or {})
+        gi, j = self._store.locate(param)
+        return ParamState(self._store, param, self._store.live(gi, j) or {})
 
     def __setitem__(self, param, entry) -> None:
-        self._opt._set_param_state(param, entry)
+        self._store.assign(param, entry)
 
     def __delitem__(self, param) -> None:
-        gi, j = self._opt._position(param)
-        if not self._opt._has_state(gi, j):
-            raise KeyError(f"{self._opt.describe_param(gi, j)} has no optimizer state")
-        self._opt._reset_param_state(param)
-
-    def _params_with_state(self):
-        opt = self._opt
-        opt._sync_groups()
-        for gi, group in enumerate(opt.param_groups):
-            for j, p in enumerate(group["params"]):
-                if opt._has_state(gi, j):
-                    yield p
+        gi, j = self._store.locate(param)
+        if not self._store.has(gi, j):
+            raise KeyError(f"{self._store.describe(gi, j)} has no optimizer state")
+        self._store.reset(param)
 
     def __iter__(self):
-        return self._params_with_state()
+        return self._store.params_with_state()
 
     def __len__(self) -> int:
-        return sum(1 for _ in self._params_with_state())
+        return sum(1 for _ in self._store.params_with_state())
 
     def __contains__(self, param) -> bool:
         try:
-            gi, j = self._opt._position(param)
+            gi, j = self._store.locate(param)
         except KeyError:
             return False
-        return self._opt._has_state(gi, j)
+        return self._store.has(gi, j)
 
     def clear(self) -> None:
-        self._opt._clear_state()
+        self._store.clear()
 
     def __repr__(self) -> str:
-        opt = self._opt
         items = []
         for p in self:
-            gi, j = opt._position(p)
-            items.append(f"{opt.describe_param(gi, j)}: {dict(self[p])!r}")
+            gi, j = self._store.locate(p)
+            items.append(f"{self._store.describe(gi, j)}: {dict(self[p])!r}")
         return "{" + ", ".join(items) + "}"

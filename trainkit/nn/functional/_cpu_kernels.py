@@ -6,25 +6,27 @@ over memory instead of ``kh*kw`` strided numpy passes (measured about 2x
 faster). The max-pool scatter adds each output gradient at its stored
 argmax. im2col and the max-pool forward are not here: numpy's strided copy
 and elementwise ``maximum`` beat numba loops for them.
-Tests check both paths agree. ``ENABLED`` switches them off (tests, debugging);
-without numba the numpy code runs.
+Tests check both paths agree; ``ENABLED`` lets them run the numpy code. Without
+numba, or with numba switched off (``TRAINKIT_DISABLE_NUMBA``, see
+:func:`trainkit.backend.numba_available`), the numpy code runs.
 """
 from __future__ import annotations
 
 import functools
-import os
 
 import numpy as np
 
-ENABLED = os.environ.get("TRAINKIT_DISABLE_NUMBA", "") not in ("1", "true", "yes")
+from ...backend import numba_available
+
+ENABLED = True
 
 
 @functools.lru_cache(maxsize=None)
 def _kernels():
-    try:
-        import numba  # noqa: PLC0415 - optional accelerator
-    except Exception:  # pragma: no cover - depends on the environment
+    if not numba_available():
         return None
+    import numba  # noqa: PLC0415 - optional accelerator, already imported by the probe
+
     njit, prange = numba.njit, numba.prange
 
     @njit(inline="always")

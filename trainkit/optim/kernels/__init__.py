@@ -1,8 +1,11 @@
-"""The element-wise update rules of trainkit's optimizers and their backends.
+"""Compiling trainkit's element-wise update rules for each backend.
 
-Each algorithm's arithmetic is written once, in :mod:`.rules`, as a plain Python
-function over scalars or arrays that calls math through a namespace ``M``.
-:class:`.rule.Rule` describes its inputs; the backends compile it:
+Each algorithm's arithmetic is written once, beside its optimizer class
+(``trainkit.optim.adam.RULE``, ...), as a plain Python function over scalars or
+arrays that calls math through a namespace ``M``; the lines most rules share
+(maximize, weight decay) are written once in :mod:`.prologue`.
+:class:`.rule.Rule` describes a rule's inputs and combines prologue and body
+into one source; the backends compile that source:
 
 * :mod:`.numpy_backend` calls the rule on whole flat arrays (the "plain" path);
 * :mod:`.numba_backend` generates a module with a serial and a ``prange``
@@ -13,10 +16,10 @@ function over scalars or arrays that calls math through a namespace ``M``.
 
 :func:`bind_rule` prepares a rule for repeated runs over one set of flat arrays
 (backend, compiled kernel and argument order resolved once); :func:`run_rule`
-runs it once.
+runs it once. This package never imports the optimizer modules (they import it).
 """
 from __future__ import annotations
 
-from .rule import Rule, bind_rule, run_rule
+from .rule import M, Rule, bind_rule, run_rule, update_rule
 
-__all__ = ["Rule", "bind_rule", "run_rule"]
+__all__ = ["M", "Rule", "bind_rule", "run_rule", "update_rule"]

@@ -1,6 +1,7 @@
 """The fused GPU path: a rule translated into one ``cupy.ElementwiseKernel``.
 
-The rule's Python source is parsed (:mod:`ast`) and emitted as the CUDA C body
+The rule's combined Python source (:attr:`~.rule.Rule.source`, the shared
+prologue inlined ahead of its body) is parsed (:mod:`ast`) and emitted as the CUDA C body
 of an elementwise kernel: parameter and state arrays are in/out operands
 updated in place, the gradient is an input, scalars are ``T`` arguments and
 flags become ``const bool`` constants (the compiler removes the dead branches).
@@ -11,8 +12,8 @@ is accepted; anything else raises ``NotImplementedError`` naming the construct.
 from __future__ import annotations
 
 import ast
-import inspect
-import textwrap
+
+from ...backend import _cupy
 
 _KERNELS: dict = {}
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
@@ -107,7 +108,7 @@ class _Emitter:
 
 def translate(rule, flags: dict, present: tuple[str, ...]) -> tuple[str, str, str]:
     """``(in_params, out_params, body)`` of the ElementwiseKernel for ``rule``."""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(rule.fn)))
+    tree = ast.parse(rule.source)
     fn = tree.body[0]
     em = _Emitter(rule, flags, present)
     first = rule.arrays[0]
@@ -132,8 +133,6 @@ def get_kernel(rule, flags: dict, present: tuple[str, ...]):
     key = (rule.name, rule.fn, tuple(sorted(flags.items())), present)
     kernel = _KERNELS.get(key)
     if kernel is None:
-        from ...backend import _cupy
-
         cupy = _cupy()
         in_params, out_params, body = translate(rule, flags, present)
         kernel = cupy.ElementwiseKernel(

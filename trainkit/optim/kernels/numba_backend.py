@@ -1,8 +1,9 @@
 """The fused CPU path: one numba loop per rule and flag combination.
 
 For a rule, its flag values and the set of optional arrays present, a small
-module is generated into a cache directory: it contains the rule's own source
-(``M`` bound to :mod:`.numba_ops`) and two loops that read each array element
+module is generated into a cache directory: it contains the rule's combined
+source (:attr:`~.rule.Rule.source`: the shared prologue inlined ahead of the
+rule's body, ``M`` bound to :mod:`.numba_ops`) and two loops that read each array element
 once, call the inlined rule and write the outputs back, i.e. one pass over
 memory: ``serial`` (a plain loop) and ``parallel`` (a ``prange`` loop over
 numba's thread pool). Flags are literal constants, so the loops have no
@@ -26,7 +27,11 @@ depends on the machine's load. ``$TRAINKIT_OPTIM_PARALLEL_MIN`` overrides the
 threshold (elements); one numba thread (``NUMBA_NUM_THREADS=1`` or
 ``numba.set_num_threads(1)`` before the first step) means serial only.
 
-numba itself is imported on the first fused step, never by ``import trainkit``.
+numba itself is imported on the first fused step, never by ``import trainkit``,
+through :func:`trainkit.backend.numba_available`, which keeps the reason when
+numba is unusable (:func:`numba_unavailable_reason`) and holds trainkit's one
+numba kill switch, ``TRAINKIT_DISABLE_NUMBA=1``: then every step takes the plain
+path (same numbers).
 That first step costs about half a second (numba's start-up; measured on the
 2-core development machine), each further kernel 10-20 ms to load from the
 cache, or 0.2 s (serial) / 0.5 s (parallel) to compile on a cold cache; small
@@ -38,30 +43,20 @@ Cache directory: ``$TRAINKIT_KERNEL_CACHE``, else ``$XDG_CACHE_HOME/trainkit/ker
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import importlib.util
-import inspect
 import os
 import sys
 import tempfile
-import textwrap
 
+import numpy as np
+
+from ...backend import numba_available, numba_unavailable_reason
 from .adaptive import Adaptive
 
 _TEMPLATE_VERSION = "2"
 _KERNELS: dict = {}
 DEFAULT_PARALLEL_MIN = 262_144
-
-
-@functools.lru_cache(maxsize=None)
-def numba_available() -> bool:
-    """True when numba imports (it is a dependency, but keep the plain path working without it)."""
-    try:
-        import numba  # noqa: F401
-    except Exception:  # pragma: no cover - depends on the environment
-        return False
-    return True
 
 
 def parallel_threshold() -> int:
@@ -99,14 +94,6 @@ def cache_dir() -> str:
     return root
 
 
-def _rule_source(fn) -> str:
-    src = textwrap.dedent(inspect.getsource(fn))
-    lines = src.splitlines()
-    while lines and lines[0].lstrip().startswith("@"):
-        lines.pop(0)
-    return "\n".join(lines) + "\n"
-
-
 def generate_source(rule, flags: dict, present: tuple[str, ...]) -> str:
     """Source of the kernel module for ``rule`` with ``flags`` and ``present`` arrays."""
     fn_name = rule.fn.__name__
@@ -133,7 +120,7 @@ def generate_source(rule, flags: dict, present: tuple[str, ...]) -> str:
         "import numba",
         "from trainkit.optim.kernels import numba_ops as M",
         "",
-        _rule_source(rule.fn),
+        rule.source,
         f"_rule = numba.njit(inline='always', error_model='numpy', fastmath=False)({fn_name})",
         "",
         "",
@@ -191,8 +178,8 @@ def bind_numba(rule, arrays: dict, flags: dict):
     choice between serial and parallel by measured time. The arrays are bound,
     so a step only passes the scalars.
     """
-    import numpy as np
-
+    if not numba_available():
+        raise RuntimeError(f"the numba optimizer backend is unavailable: {numba_unavailable_reason()}")
     present = tuple(a for a in rule.arrays if arrays.get(a) is not None)
     bound = tuple(arrays[a] for a in present)
     dtype = bound[0].dtype

@@ -1,5 +1,8 @@
 """The plain path: call the rule once on whole flat arrays (numpy or cupy).
 
+The rule's combined function (:attr:`~.rule.Rule.function`, prologue included)
+runs with ``M`` bound to the arrays' module.
+
 Every operation makes one pass over memory, so a step costs a handful of
 passes; this is the reference the fused backends are tested against.
 """
@@ -45,7 +48,7 @@ def bind_numpy(rule, arrays, flags):
     """
     param = arrays[rule.arrays[0]]
     dtype = param.dtype.type
-    fn = bind(rule.fn, get_array_module(param))
+    fn = bind(rule.function, get_array_module(param))
     inputs = [arrays[a] if arrays.get(a) is not None else param for a in rule.arrays]
     flag_values = [flags[f] for f in rule.flags]
     targets = [arrays.get(name) for name in rule.outputs]

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 
-from .base import LRScheduler, check_optimizer, group_values
+from .base import EPOCH_DEPRECATION_WARNING, LRScheduler, check_optimizer, group_values
 
 
 class MissingMetricError(KeyError):
@@ -132,10 +133,6 @@ class ReduceLROnPlateau(LRScheduler):
         if epoch is None:
             epoch = self.last_epoch + 1
         else:
-            import warnings
-
-            from .base import EPOCH_DEPRECATION_WARNING
-
             warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
         self.last_epoch = epoch
         if self.is_better(current, self.best):
