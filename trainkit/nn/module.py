@@ -378,7 +378,7 @@ def _name_misplaced_parameter(module, exc, args, kwargs) -> None:
 
 def _parse_to_args(args, kwargs):
     """``Module.to``'s arguments as ``(device, dtype)`` (either may be None)."""
-    from ..autograd.tensor import _looks_like_dtype
+    from ..autograd.conversion import _looks_like_dtype
 
     unknown = sorted(set(kwargs) - {"device", "dtype", "non_blocking", "copy", "memory_format"})
     if unknown:

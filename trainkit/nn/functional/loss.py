@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...autograd.elementwise import promote_tensors
+from ...autograd.promotion import promote_tensors
 from ...autograd.function import Function
 from ...autograd.tensor import Tensor
 from ...backend import get_array_module
