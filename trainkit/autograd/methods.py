@@ -1,8 +1,10 @@
 """Attach the ops to ``Tensor`` under torch's operator and method names.
 
-Kept apart from ``tensor.py`` so the Tensor class stays a small data holder and
-every op is written once, as a function; ``x.softmax(-1)`` is just
-``softmax(x, -1)``.
+The one place that binds op functions onto ``Tensor``: ``trainkit.autograd``
+imports this module last, and ``install()`` runs once, at that import. Kept
+apart from ``tensor.py`` so the Tensor class stays a small data holder below
+every op in the import graph, and every op is written once, as a function;
+``x.softmax(-1)`` is just ``softmax(x, -1)``.
 """
 from __future__ import annotations
 
@@ -10,10 +12,13 @@ import numpy as np
 
 from .. import random as _random
 from ..backend import get_array_module
+from . import arithmetic as A
+from . import conversion as C
 from . import elementwise as E
+from . import indexing
 from . import reductions as R
 from . import shaping as S
-from .function import is_grad_enabled
+from .grad_mode import is_grad_enabled
 from .tensor import Tensor
 
 
@@ -125,53 +130,46 @@ def _iter(self):
 
 
 def _masked_fill(self, mask, value):
-    return E.where(mask, value, self)
+    return A.where(mask, value, self)
 
 
 def install() -> None:
-    """Attach operators and methods to Tensor (called once, at import)."""
+    """Attach operators and methods to Tensor (called once, when ``methods`` is imported)."""
     T = Tensor
-    # operators
-    T.__add__ = E.add
-    T.__radd__ = _reflected(E.add)
-    T.__sub__ = E.sub
-    T.__rsub__ = _reflected(E.sub)
-    T.__mul__ = E.mul
-    T.__rmul__ = _reflected(E.mul)
-    T.__truediv__ = E.div
-    T.__rtruediv__ = _reflected(E.div)
-    T.__pow__ = E.pow
-    T.__rpow__ = _reflected(E.pow)
-    T.__matmul__ = E.matmul
-    T.__rmatmul__ = _reflected(E.matmul)
+    # operators: ``x + y`` and the reflected ``2 + x``
+    for name, fn in (
+        ("add", A.add), ("sub", A.sub), ("mul", A.mul), ("truediv", A.div), ("pow", A.pow),
+        ("matmul", A.matmul),
+    ):
+        setattr(T, f"__{name}__", fn)
+        setattr(T, f"__r{name}__", _reflected(fn))
     T.__neg__ = E.neg
     T.__pos__ = lambda s: s
     T.__abs__ = E.abs
-    T.__iadd__ = _inplace("__iadd__", E.add, "add")
-    T.__isub__ = _inplace("__isub__", E.sub, "subtract")
-    T.__imul__ = _inplace("__imul__", E.mul, "multiply")
-    T.__itruediv__ = _inplace("__itruediv__", E.div, "divide")
-    T.__lt__ = E.lt
-    T.__le__ = E.le
-    T.__gt__ = E.gt
-    T.__ge__ = E.ge
-    T.__eq__ = E.eq
-    T.__ne__ = E.ne
+    for name, fn, ufunc_name in (
+        ("__iadd__", A.add, "add"), ("__isub__", A.sub, "subtract"),
+        ("__imul__", A.mul, "multiply"), ("__itruediv__", A.div, "divide"),
+    ):
+        setattr(T, name, _inplace(name, fn, ufunc_name))
+    for name in ("lt", "le", "gt", "ge", "eq", "ne"):
+        setattr(T, f"__{name}__", getattr(E, name))
     T.__hash__ = lambda s: id(s)
-    T.__getitem__ = S.getitem
-    T.__setitem__ = S.setitem
+    T.__getitem__ = indexing.getitem
+    T.__setitem__ = indexing.setitem
     T.__iter__ = _iter
     # arithmetic and maths
+    for name in ("add", "sub", "mul", "div", "pow", "matmul", "maximum", "minimum"):
+        setattr(T, name, getattr(A, name))
     for name in (
-        "add", "sub", "mul", "div", "pow", "matmul", "neg", "exp", "log", "sqrt", "abs",
-        "tanh", "sigmoid", "relu", "clamp", "clip", "clamp_min", "clamp_max", "maximum",
-        "minimum", "eq", "ne", "lt", "le", "gt", "ge", "isfinite", "isnan", "logical_not",
+        "neg", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "clamp", "clip",
+        "clamp_min", "clamp_max", "eq", "ne", "lt", "le", "gt", "ge", "isfinite", "isnan",
+        "logical_not",
     ):
         setattr(T, name, getattr(E, name))
-    T.mm = E.matmul
-    T.subtract, T.multiply, T.divide = E.sub, E.mul, E.div
-    T.square = lambda s: E.pow(s, 2)
-    T.where = lambda s, condition, other: E.where(condition, s, other)
+    T.mm = A.matmul
+    T.subtract, T.multiply, T.divide = A.sub, A.mul, A.div
+    T.square = lambda s: A.pow(s, 2)
+    T.where = lambda s, condition, other: A.where(condition, s, other)
     T.masked_fill = _masked_fill
     # reductions
     for name in (
@@ -191,6 +189,9 @@ def install() -> None:
     T.T = property(lambda s: S.Transpose.apply(s))
     T.mT = property(lambda s: S.transpose(s, -2, -1))
     T.contiguous = lambda s: s
+    # device, dtype and copies (differentiable)
+    for name in ("to", "cpu", "cuda", "float", "double", "type_as", "clone"):
+        setattr(T, name, getattr(C, name))
     # in place, outside the graph
     T.add_ = _method_inplace("add_", "add", alpha_arg=True)
     T.sub_ = _method_inplace("sub_", "subtract", alpha_arg=True)

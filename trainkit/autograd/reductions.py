@@ -12,35 +12,20 @@ from collections import namedtuple
 import numpy as np
 
 from ..backend import get_array_module
+from .arithmetic import maximum, minimum
+from .dims import normalize_dim, normalize_dims
+from .elementwise import sqrt
 from .function import Function
 from .tensor import Tensor
 
+__all__ = [
+    "AMax", "LogSoftmax", "LogSumExp", "MaxDim", "Mean", "Softmax", "Sum", "ValuesIndices", "Var",
+    "amax", "amin", "argmax", "argmin", "log_softmax", "logsumexp", "max", "mean", "min",
+    "softmax", "std", "sum", "var",
+]
+
 #: What ``max(dim=...)``/``min(dim=...)`` return, like ``torch.return_types.max``.
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
-
-
-def normalize_dim(dim, ndim: int, op: str = "dim") -> int:
-    """``dim`` as a non-negative axis, or IndexError with torch's wording."""
-    if isinstance(dim, Tensor):
-        dim = int(dim.item())
-    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
-        raise TypeError(f"{op}: dim must be an int, got {dim!r}")
-    low, high = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
-    if not low <= dim <= high:
-        raise IndexError(
-            f"{op}: dimension out of range (expected to be in range of [{low}, {high}], but got {dim})"
-        )
-    return int(dim) % builtins.max(ndim, 1)
-
-
-def normalize_dims(dim, ndim: int, op: str = "dim"):
-    """None (all axes) or a sorted tuple of non-negative axes."""
-    if dim is None:
-        return None
-    if isinstance(dim, (list, tuple)):
-        axes = tuple(sorted({normalize_dim(d, ndim, op) for d in dim}))
-        return axes if axes else None  # torch: dim=() means all dims
-    return (normalize_dim(dim, ndim, op),)
 
 
 def _axes(axis, ndim):
@@ -239,8 +224,6 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):  # n
 
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):  # noqa: A002
     """Standard deviation: ``sqrt(var(...))`` with the same arguments."""
-    from .elementwise import sqrt
-
     return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
 
 
@@ -257,8 +240,6 @@ def amin(input, dim=(), keepdim=False):  # noqa: A002
 def _max_min(input, dim, keepdim, largest):
     name = "max" if largest else "min"
     if isinstance(dim, Tensor):  # torch.max(a, b): element-wise
-        from .elementwise import maximum, minimum
-
         return maximum(input, dim) if largest else minimum(input, dim)
     if dim is None:
         if keepdim:

@@ -1,17 +1,19 @@
 """``Tensor``: an array (numpy or cupy) plus what reverse-mode autograd needs.
 
 ``.data`` is the raw array and ``.grad`` an array of the same shape and dtype
-or ``None``; both are plain attributes users may assign, as in PyTorch. Ops
-live in ``trainkit.autograd.ops`` as small ``Function`` classes;
-``trainkit.autograd.methods`` attaches them here under torch's operator and
-method names (``x @ w``, ``x.softmax(-1)``, ``x.max(dim=1)``, ``x[idx]``).
+or ``None``; both are plain attributes users may assign, as in PyTorch. This
+class holds the data and the autograd bookkeeping only; every method that runs
+an op (operators, ``x.softmax(-1)``, ``x[idx]``, and ``to``/``clone``, which
+are differentiable too) is a function in an op module that ``methods``
+attaches here once, when ``trainkit.autograd`` is imported. That keeps this
+module below ``Function`` and the ops in the import graph.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..backend import Device, device_of, get_array_module, to_device
-from .function import run_backward
+from ..backend import Device, device_of, get_array_module
+from .engine import run_backward
 
 DEFAULT_DTYPE = np.float32
 
@@ -155,44 +157,8 @@ class Tensor:
     def is_cuda(self) -> bool:
         return self.device.type == "cuda"
 
-    def cpu(self) -> "Tensor":
-        return self.to("cpu")
-
-    def cuda(self, index: int = 0) -> "Tensor":
-        return self.to(f"cuda:{index}")
-
-    def to(self, device=None, dtype=None) -> "Tensor":
-        """Copy to ``device`` and/or cast to ``dtype``; returns self when nothing changes."""
-        from . import ops
-
-        if isinstance(device, Tensor):  # x.to(other): other's device and dtype
-            device, dtype = device.device, device.dtype
-        out = self
-        if device is not None and not _looks_like_dtype(device):
-            if Device(device) != self.device:
-                out = ops.ToDevice.apply(out, device=Device(device))
-        elif device is not None:
-            dtype = device
-        if dtype is not None and np.dtype(dtype) != out.dtype:
-            out = ops.Cast.apply(out, dtype=np.dtype(dtype))
-        return out
-
-    def float(self) -> "Tensor":
-        return self.to(dtype=np.float32)
-
-    def double(self) -> "Tensor":
-        return self.to(dtype=np.float64)
-
     def long(self) -> "Tensor":
         return Tensor._wrap(self.data.astype(np.int64), False)
-
-    def type_as(self, other: "Tensor") -> "Tensor":
-        return self.to(dtype=other.dtype)
-
-    def clone(self) -> "Tensor":
-        from . import ops
-
-        return ops.Clone.apply(self)
 
     def __array__(self, dtype=None, copy=None):
         arr = self.numpy()
@@ -229,19 +195,3 @@ class Tensor:
 
     def __index__(self):
         return int(self.item())
-
-
-def _looks_like_dtype(value) -> bool:
-    if isinstance(value, (Device,)):
-        return False
-    if isinstance(value, str):
-        return value not in ("cpu", "cuda", "gpu", "auto") and not value.startswith(("cuda:", "gpu:"))
-    try:
-        np.dtype(value)
-        return True
-    except TypeError:
-        return False
-
-
-def _move(array, device):
-    return to_device(array, device)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.tensor import Tensor, _looks_like_dtype
+from ..autograd.conversion import looks_like_dtype
+from ..autograd.tensor import Tensor
 from ..backend import Device, device_of, to_device
 from .parameter import Parameter
 
@@ -30,7 +31,7 @@ def parse_to_args(args, kwargs):
     for i, arg in enumerate(args):
         if isinstance(arg, Tensor):
             device, dtype = arg.device, arg.dtype
-        elif arg is not None and _looks_like_dtype(arg):
+        elif arg is not None and looks_like_dtype(arg):
             dtype = arg
         elif i == 0:
             device = arg

@@ -64,7 +64,7 @@ class EmbeddingFunction(Function):
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
               sparse=False):
     """Rows of ``weight`` picked by the integer ``input`` (any shape): output ``input.shape + (dim,)``."""
-    from ...autograd.function import no_grad
+    from ...autograd.grad_mode import no_grad
     from ...autograd.tensor import Tensor
 
     idx = input.data if isinstance(input, Tensor) else input

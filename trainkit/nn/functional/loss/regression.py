@@ -5,7 +5,7 @@ is promoted with the input by torch's rule.
 """
 from __future__ import annotations
 
-from ....autograd.elementwise import promote_tensors
+from ....autograd.promotion import promote_tensors
 from ....autograd.function import Function
 from ....autograd.tensor import Tensor
 from ....backend import get_array_module
