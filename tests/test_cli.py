@@ -402,7 +402,9 @@ def demo_plugin_site(tmp_path_factory):
         capture_output=True, text=True, timeout=180,
     )
     if proc.returncode != 0:
-        pytest.fail(f"pip install of the fixture distribution failed:\n{proc.stdout}\n{proc.stderr}")
+        pytest.fail("pip install of the fixture distribution failed (--no-build-isolation builds with this "
+                    "environment's setuptools/wheel, which the test extra brings: pip install -e \".[test]\"):\n"
+                    f"{proc.stdout}\n{proc.stderr}")
     return root / "site"
 
 

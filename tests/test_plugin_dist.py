@@ -18,6 +18,7 @@ import pytest
 pytestmark = pytest.mark.slow  # pip builds a wheel and two interpreters start: ~10 s
 
 FIXTURE = Path(__file__).parent / "fixtures" / "plugin_dist"
+ROOT = Path(__file__).parents[1]
 
 USE_IT = textwrap.dedent(
     """
@@ -56,7 +57,9 @@ def installed(tmp_path_factory):
         capture_output=True, text=True, timeout=120,
     )
     if proc.returncode != 0:
-        pytest.fail(f"pip install of the fixture distribution failed:\n{proc.stdout}\n{proc.stderr}")
+        pytest.fail("pip install of the fixture distribution failed (--no-build-isolation builds with this "
+                    "environment's setuptools/wheel, which the test extra brings: pip install -e \".[test]\"):\n"
+                    f"{proc.stdout}\n{proc.stderr}")
     return target
 
 
@@ -78,3 +81,27 @@ def test_load_plugins_env_can_leave_it_out(installed):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"
+
+
+def test_the_test_extra_brings_the_build_tools_of_the_plugin_installs():
+    """The plugin-install tests run ``pip install --no-build-isolation --no-index``: the wheel is built
+    with the test environment's own setuptools/wheel, so ``pip install -e ".[test]"`` must bring them.
+    A fresh Python 3.11 venv has setuptools 65 and no wheel, which stops with
+    "invalid command 'bdist_wheel'" (setuptools has bdist_wheel built in from 70.1)."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    from packaging.requirements import Requirement
+
+    def requires(pyproject: Path, *keys: str) -> list[Requirement]:
+        node = tomllib.loads(pyproject.read_text())
+        for key in keys:
+            node = node[key]
+        return [Requirement(r) for r in node]
+
+    pyproject = ROOT / "pyproject.toml"
+    extra = {r.name: r for r in requires(pyproject, "project", "optional-dependencies", "test")}
+    builds = [pyproject, FIXTURE / "pyproject.toml", ROOT / "examples" / "plugin_lion" / "pyproject.toml"]
+    for build_req in (r for p in builds for r in requires(p, "build-system", "requires")):
+        assert build_req.name in extra, f"build requirement {build_req} is missing from the test extra"
+    setuptools = extra["setuptools"].specifier
+    assert not setuptools.contains("70.0"), f"setuptools{setuptools} admits a setuptools without bdist_wheel"
+    assert setuptools.contains("80.9.0"), setuptools

@@ -95,7 +95,9 @@ def venv_python(tmp_path_factory) -> Path:
         capture_output=True, text=True, timeout=180,
     )
     if proc.returncode != 0:
-        pytest.fail(f"pip install of examples/plugin_lion failed:\n{proc.stdout}\n{proc.stderr}")
+        pytest.fail("pip install of examples/plugin_lion failed (--no-build-isolation builds with this "
+                    "environment's setuptools/wheel, which the test extra brings: pip install -e \".[test]\"):\n"
+                    f"{proc.stdout}\n{proc.stderr}")
     assert (_site_packages(python) / "trainkit_lion").is_dir()  # installed into the new venv, not the shared one
     return python
 
