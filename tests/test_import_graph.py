@@ -189,20 +189,7 @@ def test_graph_resolves_relative_imports_and_submodules():
 
 
 # ---------------------------------------------------------------- the package
-@pytest.mark.parametrize(
-    "package",
-    [
-        "trainkit.autograd",
-        pytest.param(
-            "trainkit",
-            marks=pytest.mark.xfail(
-                strict=False,
-                reason="compose, trainer, plugins and optim are being restructured in parallel; "
-                "make this strict once their cycles are gone",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("package", ["trainkit.autograd", "trainkit"])
 def test_import_graph_has_no_cycle(package):
     graph = subgraph(import_graph(), package)
     assert not find_cycles(graph), f"import cycles in {package}:\n{describe(graph)}"

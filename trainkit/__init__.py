@@ -100,7 +100,7 @@ from .backend import (
 )
 from .random import get_rng_state, manual_seed, set_rng_state
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 float32 = _np.float32
 float64 = _np.float64

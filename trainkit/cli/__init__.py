@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE, end="")
         return 0 if argv else EXIT_CONFIG_ERROR
     if argv[0] == "--version":
-        from .. import __version__
+        from .._version import __version__
 
         print(f"trainkit {__version__}")
         return 0

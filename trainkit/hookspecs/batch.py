@@ -8,13 +8,10 @@ in ``trainer.metrics``.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .markers import Metrics, spec
-
-if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
-    from ..autograd.tensor import Tensor
-    from ..trainer import Trainer
+from ..autograd.tensor import Tensor
+from .markers import Metrics, Trainer, spec
 
 
 @spec

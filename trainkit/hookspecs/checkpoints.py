@@ -5,12 +5,7 @@ checkpoints written with and without a plugin stay loadable by each other.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from .markers import Checkpoint, spec
-
-if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
-    from ..trainer import Trainer
+from .markers import Checkpoint, Trainer, spec
 
 
 @spec

@@ -5,12 +5,7 @@
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from .markers import Metrics, spec
-
-if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
-    from ..trainer import Trainer
+from .markers import Metrics, Trainer, spec
 
 
 @spec

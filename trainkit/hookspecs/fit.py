@@ -5,12 +5,7 @@ them fails, so that logs are flushed and files closed on every way out of ``fit(
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from .markers import Metrics, spec
-
-if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
-    from ..trainer import Trainer
+from .markers import Metrics, Trainer, spec
 
 
 @spec

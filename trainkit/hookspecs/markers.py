@@ -24,6 +24,9 @@ Register = Callable[[str, Any], None]
 
 Metrics = dict[str, float]
 Checkpoint = dict[str, Any]
+#: The running ``trainkit.trainer.Trainer``. Named here, not imported: the hook specifications sit
+#: below the Trainer in the import graph (the Trainer imports them).
+Trainer = Any
 
 #: The ``Args:`` entry of every hook taking the Trainer.
 TRAINER_ARG = "trainer: the running Trainer."

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .. import __version__, hookspecs
+from .. import hookspecs
+from .._version import __version__
 from .entry_points import BUILTIN_PREFIX
 from .manager import TrainkitPluginManager, get_plugin_manager
 from .registry import registry
