@@ -45,6 +45,8 @@ import sys
 import tempfile
 import time
 
+from harness import fmt_time  # benchmarks/ is on sys.path when a script there runs
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 LIBS = ("trainkit", "torch")
 CASES = ("copy", "adam-1x10M", "adam-1000x10k", "mlp", "cnn", "train")
@@ -337,16 +339,6 @@ def _median(values):
     return statistics.median(values) if values else None
 
 
-def _fmt_time(s):
-    if s is None:
-        return "-"
-    if s >= 1:
-        return f"{s:.3f} s"
-    if s >= 1e-3:
-        return f"{s * 1e3:.3f} ms"
-    return f"{s * 1e6:.1f} us"
-
-
 def summarise(samples: list[dict], args) -> list[dict]:
     """One row per case: median over rounds of each library's per-process best."""
     def med(case, lib):
@@ -432,8 +424,8 @@ def write_outputs(samples, meta, args) -> list[dict]:
     ]
     for r in rows:
         ratio = f"{r['ratio']:.2f}x" if r["ratio"] else "-"
-        lines.append(f"| {r['case']} | {_fmt_time(r['trainkit_s'])} | {r['reference'] or '-'} | "
-                     f"{_fmt_time(r['reference_s'])} | {ratio} | {r['notes']} |")
+        lines.append(f"| {r['case']} | {fmt_time(r['trainkit_s'])} | {r['reference'] or '-'} | "
+                     f"{fmt_time(r['reference_s'])} | {ratio} | {r['notes']} |")
     problems = sorted({f"{s.get('library')}: {last_line(s['error'])}" for s in samples if s["case"] == "_child"})
     if problems:
         lines += ["", "Processes that failed or were stopped (their remaining cases are missing):", ""]
@@ -477,7 +469,7 @@ def parent(args) -> int:
                 print(f"gpu_bench: round {rnd} {lib}: {problem}", flush=True)
                 samples.append({"round": rnd, "library": lib, "case": "_child", "error": problem})
             print(f"gpu_bench: round {rnd} {lib}: " + ", ".join(
-                f"{r['case']} {_fmt_time(r.get('best_s'))}" for r in rows if r["case"] != "_meta"), flush=True)
+                f"{r['case']} {fmt_time(r.get('best_s'))}" for r in rows if r["case"] != "_meta"), flush=True)
         if "train" in args.cases:
             devices = [args.device] + (["cpu"] if args.device != "cpu" else [])
             for dev in devices if rnd % 2 == 0 else devices[::-1]:
@@ -487,7 +479,7 @@ def parent(args) -> int:
                 row = run_train(dev, timeout=min(args.child_timeout_s, left))
                 samples.append({"round": rnd, "library": f"device={dev}", **row})
                 print(f"gpu_bench: round {rnd} trainkit train device={dev}: "
-                      f"{_fmt_time(row.get('best_s'))} {last_line(row['error']) if 'error' in row else ''}", flush=True)
+                      f"{fmt_time(row.get('best_s'))} {last_line(row['error']) if 'error' in row else ''}", flush=True)
         meta["rounds_done"] = rnd + 1
         write_outputs(samples, meta, args)
         if time.perf_counter() > deadline - 10:

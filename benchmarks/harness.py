@@ -106,7 +106,7 @@ def measure(case: Case, repeat: int = 7, warmup: int = 2) -> dict:
     return row
 
 
-def _fmt_time(seconds):
+def fmt_time(seconds):
     if seconds is None:
         return "-"
     if seconds >= 1:
@@ -119,8 +119,8 @@ def _fmt_time(seconds):
 def format_row(row: dict) -> str:
     ratio = f"{row['ratio']:.2f}x" if row["ratio"] else "-"
     return (
-        f"{row['case']:<44} {_fmt_time(row['trainkit_s']):>12} "
-        f"{_fmt_time(row['reference_s']):>12} {ratio:>8}"
+        f"{row['case']:<44} {fmt_time(row['trainkit_s']):>12} "
+        f"{fmt_time(row['reference_s']):>12} {ratio:>8}"
     )
 
 

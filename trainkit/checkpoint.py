@@ -226,6 +226,14 @@ def checkpoint_path(directory: str | os.PathLike, step: int) -> Path:
 _TEMP_FILE = re.compile(r"^\.(step-\d+\.npz|best\.npz)\.(\d+)\.tmp$")
 
 
+def _matching(directory: str | os.PathLike, pattern: re.Pattern) -> list[tuple[re.Match, Path]]:
+    """``(match, path)`` of every entry of ``directory`` whose name matches ``pattern`` (none if no directory)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    return [(m, entry) for entry in directory.iterdir() if (m := pattern.match(entry.name))]
+
+
 def _pid_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
@@ -245,13 +253,9 @@ def remove_stale_temp_files(directory: str | os.PathLike) -> list[Path]:
     ``.best.npz.<pid>.tmp``) whose writing process is gone are removed: another
     live process's write in progress is left alone, and nothing else is touched.
     """
-    directory = Path(directory)
-    if not directory.is_dir():
-        return []
     removed = []
-    for entry in directory.iterdir():
-        match = _TEMP_FILE.match(entry.name)
-        if match and entry.is_file() and not _pid_alive(int(match.group(2))):
+    for match, entry in _matching(directory, _TEMP_FILE):
+        if entry.is_file() and not _pid_alive(int(match.group(2))):
             entry.unlink(missing_ok=True)
             removed.append(entry)
     return removed
@@ -259,14 +263,7 @@ def remove_stale_temp_files(directory: str | os.PathLike) -> list[Path]:
 
 def find_checkpoints(directory: str | os.PathLike) -> list[Path]:
     """The ``step-*.npz`` files in ``directory``, oldest (lowest step) first."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        return []
-    found = []
-    for entry in directory.iterdir():
-        match = _STEP_FILE.match(entry.name)
-        if match:
-            found.append((int(match.group(1)), entry))
+    found = [(int(match.group(1)), entry) for match, entry in _matching(directory, _STEP_FILE)]
     return [p for _, p in sorted(found)]
 
 

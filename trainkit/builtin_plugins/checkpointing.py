@@ -16,6 +16,7 @@ from typing import Optional
 
 from .. import checkpoint as ckpt
 from ..hookspecs import hookimpl
+from ..plugins.callback import ConfiguredCallback
 
 __all__ = ["Checkpointing", "CheckpointingConf"]
 
@@ -34,7 +35,7 @@ class CheckpointingConf:
     save_best: bool = True
 
 
-class Checkpointing:
+class Checkpointing(ConfiguredCallback):
     """Write checkpoints every ``every_n_epochs`` epochs and/or ``every_n_steps`` steps.
 
     Args:

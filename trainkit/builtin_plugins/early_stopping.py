@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 from ..hookspecs import hookimpl
+from ..plugins.callback import ConfiguredCallback
 
 __all__ = ["EarlyStopping", "EarlyStoppingConf"]
 
@@ -23,7 +24,7 @@ class EarlyStoppingConf:
     min_delta: float = 0.0
 
 
-class EarlyStopping:
+class EarlyStopping(ConfiguredCallback):
     """Sets ``trainer.should_stop`` after ``patience`` validations without improvement.
 
     The metric is checked after each validation. A Trainer without a
@@ -44,11 +45,6 @@ class EarlyStopping:
     default = False
     needs_run_dir = False
     Config = EarlyStoppingConf
-
-    @classmethod
-    def from_config(cls, conf) -> EarlyStopping:
-        """The plugin of a ``callbacks.early_stopping`` node."""
-        return cls(monitor=conf.monitor, mode=conf.mode, patience=conf.patience, min_delta=conf.min_delta)
 
     def __init__(self, monitor: str = "val/loss", mode: str = "min", patience: int = 3, min_delta: float = 0.0):
         if mode not in ("min", "max"):

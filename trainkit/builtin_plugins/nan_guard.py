@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ..backend import get_array_module
 from ..hookspecs import hookimpl
+from ..plugins.callback import ConfiguredCallback
 from ..plugins.errors import TrainingAbort
 
 __all__ = ["NaNGuard", "NaNGuardConf", "NonFiniteLossError"]
@@ -40,7 +41,7 @@ class NaNGuardConf:
 _CONFIG_POLICIES = {"error": "raise", "skip": "skip"}
 
 
-class NaNGuard:
+class NaNGuard(ConfiguredCallback):
     """Checks every training loss (one device sync per batch) before backward.
 
     Args:

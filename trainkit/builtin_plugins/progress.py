@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..hookspecs import hookimpl
+from ..plugins.callback import ConfiguredCallback
 
 __all__ = ["ProgressBar", "ProgressConf"]
 
@@ -30,7 +31,7 @@ class ProgressConf:
     leave: bool = True
 
 
-class ProgressBar:
+class ProgressBar(ConfiguredCallback):
     """tqdm bar per epoch, postfix ``loss``/``lr`` refreshed every ``log_every`` steps.
 
     Args:

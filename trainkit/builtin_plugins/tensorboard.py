@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..hookspecs import hookimpl
+from ..plugins.callback import ConfiguredCallback
 
 __all__ = ["TagNames", "TensorBoardConf", "TensorBoardLogger"]
 
@@ -78,7 +79,7 @@ class TensorBoardConf:
     flush_secs: int = 30
 
 
-class TensorBoardLogger:
+class TensorBoardLogger(ConfiguredCallback):
     """Writes the run's scalars and hparams to TensorBoard event files.
 
     Args:
@@ -92,11 +93,6 @@ class TensorBoardLogger:
     default = True
     needs_run_dir = True
     Config = TensorBoardConf
-
-    @classmethod
-    def from_config(cls, conf) -> TensorBoardLogger:
-        """The plugin of a ``callbacks.tensorboard`` node."""
-        return cls(flush_secs=conf.flush_secs)
 
     def __init__(self, log_dir: str | Path | None = None, hparams: dict | None = None, flush_secs: int = 30):
         self.log_dir = Path(log_dir) if log_dir is not None else None

@@ -6,32 +6,10 @@
 """
 from __future__ import annotations
 
-from .nodes import node_for
-from .schema import (
-    DATA_DERIVED,
-    LOADER_KEYS,
-    MOVED_KEYS,
-    REGISTRY_GROUPS,
-    Config,
-    ConfigError,
-    GradClipConf,
-    ParamsConf,
-    TrainerConf,
-)
-from .store import register_configs, reset_run_id, run_id
 
-__all__ = [
-    "Config",
-    "ConfigError",
-    "DATA_DERIVED",
-    "GradClipConf",
-    "LOADER_KEYS",
-    "MOVED_KEYS",
-    "ParamsConf",
-    "REGISTRY_GROUPS",
-    "TrainerConf",
-    "node_for",
-    "register_configs",
-    "reset_run_id",
-    "run_id",
-]
+from . import nodes, schema, store
+from .nodes import *  # noqa: F403 - the package re-exports its modules' public names
+from .schema import *  # noqa: F403
+from .store import *  # noqa: F403
+
+__all__ = [*schema.__all__, *nodes.__all__, *store.__all__]

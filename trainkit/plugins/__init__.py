@@ -5,6 +5,7 @@
 * :mod:`.registry`: name registries filled by the ``register_<kind>`` hooks.
 * :mod:`.dispatch`: hook calls whose errors name the plugin; per-fit registration.
 * :mod:`.info`: what ``trainkit plugins`` lists.
+* :mod:`.callback`: the base of callbacks configured as ``callbacks.<name>``;
 * :mod:`.errors`: the exceptions.
 
 A third-party plugin::
@@ -25,6 +26,7 @@ Only pluggy's public API is used (``get_hookimpls``, ``get_hookcallers``,
 """
 from __future__ import annotations
 
+from .callback import ConfiguredCallback
 from .dispatch import HookDispatcher, call_hook, plugin_name_of, registered
 from .entry_points import BUILTIN_PREFIX, ENTRY_POINT_GROUP
 from .errors import (
@@ -41,6 +43,7 @@ from .registry import Registry, registry
 
 __all__ = [
     "BUILTIN_PREFIX",
+    "ConfiguredCallback",
     "DEFAULT_PLUGINS",
     "ENTRY_POINT_GROUP",
     "DuplicateNameError",
