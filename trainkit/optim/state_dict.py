@@ -52,6 +52,28 @@ def _loaded_group(group: dict, saved_group: dict) -> dict:
     return loaded
 
 
+def _group_label(gi: int, group: Mapping) -> str:
+    name = group.get("name")
+    return f"param group {gi} ({name!r})" if name is not None else f"param group {gi}"
+
+
+def _groups_summary(groups) -> str:
+    """``'default' (3 parameters), 'head' (2 parameters)``: how a list of param groups is split."""
+    return ", ".join(f"{g.get('name', i)!r} ({len(g['params'])} parameters)" for i, g in enumerate(groups))
+
+
+def _members_differ(group: Mapping, sgroup: Mapping) -> str:
+    """Which parameters only one side's group holds, by name when both sides record names."""
+    names, snames = group.get("param_names"), sgroup.get("param_names")
+    if names is None or snames is None:
+        return ""
+    here = [n for n in names if n not in set(snames)]
+    there = [n for n in snames if n not in set(names)]
+    parts = ([f"only here: {', '.join(here[:10])}"] if here else []) + \
+        ([f"only in the loaded one: {', '.join(there[:10])}"] if there else [])
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
 def _problems(opt, state_dict: Mapping, positions: dict) -> list[str]:
     """Every way ``state_dict`` does not fit ``opt``; fills ``positions`` (index -> (group, j))."""
     saved = state_dict["param_groups"]
@@ -59,7 +81,8 @@ def _problems(opt, state_dict: Mapping, positions: dict) -> list[str]:
     for gi, (group, sgroup) in enumerate(zip(opt.param_groups, saved)):
         n, sn = len(group["params"]), len(sgroup["params"])
         if n != sn:
-            problems.append(f"param group {gi} has {n} parameters but the loaded one has {sn}")
+            problems.append(f"{_group_label(gi, group)} has {n} parameters but the loaded one has {sn}"
+                            f"{_members_differ(group, sgroup)}")
             continue
         names, snames = group.get("param_names"), sgroup.get("param_names")
         if names is not None and snames is not None and list(names) != list(snames):
@@ -106,7 +129,8 @@ def load(opt, state_dict: dict) -> None:
     if len(saved) != len(opt.param_groups):
         raise StateDictError(
             f"loaded state dict has {len(saved)} parameter groups but the optimizer has "
-            f"{len(opt.param_groups)}; nothing was changed"
+            f"{len(opt.param_groups)}; nothing was changed. Loaded: {_groups_summary(saved)}; "
+            f"this optimizer: {_groups_summary(opt.param_groups)}"
         )
     positions: dict = {}
     problems = _problems(opt, state_dict, positions)
