@@ -16,6 +16,7 @@ from __future__ import annotations
 import sys
 
 from .common import EXIT_CONFIG_ERROR, error, warnings_as_lines
+from .compare import cmd_compare
 from .inspect_cmds import cmd_export, cmd_groups, cmd_plugins
 from .train import cmd_train
 
@@ -36,6 +37,8 @@ commands:
   groups [overrides]   print the parameter-group table (freeze / param_groups /
                        no_decay / layer_decay rules) for a config, without training;
                        with init_from=FILE also what each of its weights loads into
+  compare [DIRS]       final and best metrics of runs side by side (a sweep: its jobs);
+                       --plot out.png draws their curves
   export CKPT OUT      write a checkpoint's weights as .safetensors with PyTorch's names
                        (--ema: the averaged weights)
   plugins              list the plugins, their versions, what each registers and
@@ -49,7 +52,13 @@ Runs go to ./runs/<time stamp>_<id>/ (TensorBoard: tensorboard --logdir runs).
 """
 
 
-COMMANDS = {"train": cmd_train, "groups": cmd_groups, "export": cmd_export, "plugins": cmd_plugins}
+COMMANDS = {
+    "train": cmd_train,
+    "groups": cmd_groups,
+    "compare": cmd_compare,
+    "export": cmd_export,
+    "plugins": cmd_plugins,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

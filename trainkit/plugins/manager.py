@@ -30,6 +30,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "tensorboard",
     "progress",
     "checkpointing",
+    "metrics_file",
     "early_stopping",
     "nan_guard",
 )
