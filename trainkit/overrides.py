@@ -25,7 +25,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from .compose import check_config
-from .config import MOVED_KEYS, REGISTRY_GROUPS, ConfigError
+from .config import LIGHTNING_KEYS, MOVED_KEYS, REGISTRY_GROUPS, ConfigError
 
 __all__ = ["validate", "compose_one", "MAX_JOBS"]
 
@@ -188,6 +188,35 @@ def _check_moved(key: str, line: str) -> None:
             raise ConfigError(f"{key} has moved: write `{line.replace(key, moved, 1)}` ({old} is now {new})")
 
 
+#: Nodes typed by trainkit's schema, whose keys nothing reads unless the schema has them.
+_SCHEMA_NODES = ("", "trainer", "trainer.grad_clip", "params")
+
+
+def _lightning_hint(key: str) -> str:
+    hint = LIGHTNING_KEYS.get(key.lstrip("+"))
+    return f" (Lightning's {key.lstrip('+')}: in trainkit, {hint})" if hint else ""
+
+
+def _check_added_keys(parsed_job) -> None:
+    """``+key=`` under a node of trainkit's schema (``trainer``, ``params``, ``callbacks.<name>``, the top
+    level) adds a value nothing reads: an error, not silence. Under ``model``/``optimizer``/... it adds a
+    constructor argument, which the builders check."""
+    for o in parsed_job:
+        key = o.key_or_group
+        if not (o.is_add() or o.is_force_add()) or "/" in key or key.startswith("hydra."):
+            continue
+        parent = key.rsplit(".", 1)[0] if "." in key else ""
+        if parent in _SCHEMA_NODES or (parent.startswith("callbacks.") and parent.count(".") == 1):
+            if "." not in key and o.is_add() and o.get_value_element_as_str() and parent == "" \
+                    and key not in LIGHTNING_KEYS:
+                raise ConfigError(f"`{o.input_line}` adds a top-level key that nothing reads; "
+                                  "trainkit's top-level keys: lr, device, resume, init_from, init_strict, init_map")
+            raise ConfigError(
+                f"`{o.input_line}` adds {key}, which nothing reads: {parent or 'the top level'} has a fixed "
+                f"set of keys{_lightning_hint(key)}"
+            )
+
+
 def _check_keys(parsed_job, base: DictConfig, groups: set[str]) -> None:
     """A key that does not exist (without ``+``): suggest the closest keys at the level it fails."""
     for o in parsed_job:
@@ -214,9 +243,11 @@ def _check_keys(parsed_job, base: DictConfig, groups: set[str]) -> None:
             prefix = f"{where}." if where else ""
             hint = f" Did you mean {' or '.join(repr(prefix + c) for c in close)}?" if close else ""
             listing = ", ".join(siblings)
+            fixed = where in _SCHEMA_NODES or (where.startswith("callbacks.") and where.count(".") == 1)
+            add = "" if fixed else f" (To add a new key on purpose, write +{o.input_line})"
             raise ConfigError(
-                f"unknown config key {key!r} in `{o.input_line}`.{hint} "
-                f"Keys of {where or 'the config'}: {listing}. (To add a new key on purpose, write +{o.input_line})"
+                f"unknown config key {key!r} in `{o.input_line}`.{hint}{_lightning_hint(key)} "
+                f"Keys of {where or 'the config'}: {listing}.{add}"
             )
 
 
@@ -252,6 +283,7 @@ def compose_one(hydra: _Hydra, job: list[str], groups: set[str]) -> DictConfig:
     """
     parsed = _parse(job)
     _check_choices(parsed, hydra, groups)
+    _check_added_keys(parsed)
     try:
         cfg = hydra.compose(job, hydra_config=False)
     except Exception as exc:

@@ -17,7 +17,9 @@ import sys
 
 from .common import EXIT_CONFIG_ERROR, error, warnings_as_lines
 from .compare import cmd_compare
+from .completion import cmd_completion
 from .inspect_cmds import cmd_export, cmd_groups, cmd_plugins
+from .resume_cmd import cmd_resume
 from .train import cmd_train
 
 __all__ = ["main"]
@@ -34,6 +36,7 @@ commands:
                          trainkit train experiment=linear_regression
                        `trainkit train --help` lists the config groups and options,
                        `trainkit train --cfg job` prints the composed config.
+  resume DIR [overrides]  continue a run with the config it was started with
   groups [overrides]   print the parameter-group table (freeze / param_groups /
                        no_decay / layer_decay rules) for a config, without training;
                        with init_from=FILE also what each of its weights loads into
@@ -41,6 +44,7 @@ commands:
                        --plot out.png draws their curves
   export CKPT OUT      write a checkpoint's weights as .safetensors with PyTorch's names
                        (--ema: the averaged weights)
+  completion bash|zsh  print the shell completion script: eval "$(trainkit completion bash)"
   plugins              list the plugins, their versions, what each registers and
                        which hooks it implements
 
@@ -54,10 +58,12 @@ Runs go to ./runs/<time stamp>_<id>/ (TensorBoard: tensorboard --logdir runs).
 
 COMMANDS = {
     "train": cmd_train,
+    "resume": cmd_resume,
     "groups": cmd_groups,
     "compare": cmd_compare,
     "export": cmd_export,
     "plugins": cmd_plugins,
+    "completion": cmd_completion,
 }
 
 

@@ -135,6 +135,9 @@ def train_job(cfg) -> float | None:
             return _fail_job(run_dir, f"config: {exc}", EXIT_CONFIG_ERROR, keep_dir=resuming)
     print(f"trainkit: run directory {run_dir}", flush=True)
     _print_device(str(cfg.trainer.device), run.trainer.device)
+    from ..summary import model_summary
+
+    log.info("model %s:\n%s", type(run.model).__name__, model_summary(run.model))
     if resuming:
         run.trainer.plugins.append(_ParamTableAfterResume())
     elif run.param_table:

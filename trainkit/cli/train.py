@@ -10,6 +10,7 @@ import sys
 
 from .common import EXIT_TRAINING_ERROR, error, load_plugins
 from .job import SWEEP_FAILURES, prebuild, train_job
+from .resume_cmd import with_saved_overrides
 
 __all__ = ["cmd_train"]
 
@@ -95,6 +96,23 @@ def _resume_dir_override(args, configs) -> list[str]:
     return [f"hydra.run.dir='{text}'"]
 
 
+def _shell_completion(request: str) -> int | None:
+    """``-sc install=bash|zsh``: trainkit's own script (Hydra's would name a ``trainkit-train`` command);
+    ``-sc query=...``: the command line rewritten for Hydra, which then answers (None)."""
+    from .completion import completion_script, query_line
+
+    kind, _, shell = request.partition("=")
+    if kind == "install" and shell in ("bash", "zsh"):
+        print(completion_script(shell), end="")
+        return 0
+    if kind == "uninstall":
+        print("complete -r trainkit 2>/dev/null; unset -f _trainkit_complete")
+        return 0
+    if kind == "query":
+        query_line()
+    return None
+
+
 def cmd_train(argv: list[str]) -> int:
     """``trainkit train``: check the command line, then hand it to ``hydra.main``.
 
@@ -105,6 +123,7 @@ def cmd_train(argv: list[str]) -> int:
     from ..config import reset_run_id
 
     reset_run_id()  # each invocation is a new run (also when called twice in one process)
+    argv = with_saved_overrides(list(argv))
     args_given = list(argv)
     if _wants_help(args_given):
         return _train_help(args_given)
@@ -118,6 +137,11 @@ def cmd_train(argv: list[str]) -> int:
     except Exception as exc:  # a broken plugin: its loader already named it
         return error(f"loading plugins failed: {exc}", 1)
     args = _hydra_args(argv)
+    if args.shell_completion:
+        requests = [o for o in args.overrides if o.split("=", 1)[0] in ("install", "uninstall", "query")]
+        completed = _shell_completion(requests[0] if requests else "")
+        if completed is not None:
+            return completed
     informational = args.help or args.hydra_help or args.shell_completion or args.info
     extra: list[str] = []
     if not informational:

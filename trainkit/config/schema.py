@@ -21,6 +21,7 @@ __all__ = [
     "DATA_DERIVED",
     "GradClipConf",
     "LOADER_KEYS",
+    "LIGHTNING_KEYS",
     "MOVED_KEYS",
     "ParamsConf",
     "REGISTRY_GROUPS",
@@ -55,6 +56,29 @@ MOVED_KEYS = {
     "trainer.progress": "callbacks.progress.enabled",
     "trainer.on_nonfinite": "callbacks.nan_guard.on_nonfinite",
     "trainer.max_nonfinite_streak": "callbacks.nan_guard.max_streak",
+}
+
+
+#: Keys people bring from PyTorch Lightning's Trainer -> what trainkit calls them.
+LIGHTNING_KEYS = {
+    "trainer.accelerator": "device=cpu|cuda|auto (the top-level `device`)",
+    "trainer.devices": "device=cuda:<index> (one device per process; more processes: trainer.strategy=ddp)",
+    "trainer.precision": "the model's dtype: trainkit trains in float32 (float64 with model.to(dtype=float64) "
+                         "from Python); there is no mixed precision",
+    "trainer.fast_dev_run": "trainer=debug (one epoch of at most 5 steps, no checkpoints, no TensorBoard)",
+    "trainer.gradient_clip_val": "trainer.grad_clip.max",
+    "trainer.gradient_clip_algorithm": "trainer.grad_clip.algorithm",
+    "trainer.accumulate_grad_batches": "trainer.accumulate",
+    "trainer.check_val_every_n_epoch": "trainer.val_every",
+    "trainer.log_every_n_steps": "trainer.log_every",
+    "trainer.default_root_dir": "hydra.run.dir",
+    "trainer.enable_checkpointing": "callbacks.checkpointing.enabled",
+    "trainer.enable_progress_bar": "callbacks.progress.enabled",
+    "trainer.logger": "callbacks.tensorboard.enabled",
+    "trainer.callbacks": "callbacks=[default,<name>]",
+    "ckpt_path": "resume=<run dir or checkpoint> (init_from=<file> for the weights only)",
+    "seed": "trainer.seed",
+    "seed_everything": "trainer.seed",
 }
 
 
