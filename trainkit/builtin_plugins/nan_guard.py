@@ -79,7 +79,8 @@ class NaNGuard(ConfiguredCallback):
             f"non-finite loss ({value}) at step {trainer.global_step + 1} "
             f"(epoch {trainer.epoch}, batch {batch_idx}){why}; the update was not applied. "
             f"Last good checkpoint: {last if last is not None else 'none written yet'}. "
-            "Lower the learning rate, add gradient clipping, or set on_nonfinite=skip."
+            "Lower the learning rate, add gradient clipping (trainer.grad_clip.max), or skip such batches "
+            "(callbacks.nan_guard.on_nonfinite=skip)."
         )
 
     @hookimpl

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import sys
 import warnings
 
@@ -47,8 +48,11 @@ def _fail_job(run_dir: str, message: str, code: int, keep_dir: bool = False) -> 
     print(f"trainkit: error: {message}", file=sys.stderr, flush=True)
     log.debug("job failed: %s", message)
     if HydraConfig.get().mode == RunMode.MULTIRUN:
+        from .sweeps import write_status
+
         SWEEP_FAILURES.append((run_dir, message))
-        return
+        write_status(run_dir, "failed", message.splitlines()[0])
+        return None  # no number: Optuna records a failed trial (with max_failure_rate, the study goes on)
     sys.exit(code)
 
 
@@ -127,6 +131,11 @@ def train_job(cfg) -> float | None:
         from ..checkpoint import run_dir_of
 
         resuming = run_dir_of(cfg.resume) == Path(run_dir).resolve()
+    from .sweeps import job_objective, job_threads, write_status
+
+    threads = job_threads(cfg, HydraConfig.get())
+    if threads is not None:
+        log.info("this job uses %d CPU thread(s) for BLAS and numba (trainer.threads)", threads)
     run = _take_prebuilt(cfg, run_dir)
     if run is None:
         try:
@@ -163,8 +172,9 @@ def train_job(cfg) -> float | None:
         if key in metrics:
             print(f"trainkit: {key} {_fmt(metrics[key])}", flush=True)
     _print_small_model(run.model)
-    value = metrics.get("val/loss", metrics.get("train/loss"))
-    return float(value) if value is not None else None
+    metric, value = job_objective(run, metrics)
+    write_status(run_dir, "ok", metric=metric, value=value)
+    return value if math.isfinite(value) else None
 
 
 def _print_device(requested: str, device) -> None:

@@ -113,6 +113,23 @@ def _shell_completion(request: str) -> int | None:
     return None
 
 
+def _sweep_failures() -> list[tuple[str, str]]:
+    """Failed jobs of the sweep that just ran: those this process ran, and those the summary found
+    (jobs a parallel launcher ran in other processes); each job once."""
+    import sys as _sys
+
+    from pathlib import Path
+
+    found = {str(Path(d).resolve()): m for d, m in SWEEP_FAILURES}
+    sweeps = _sys.modules.get("trainkit.cli.sweeps")
+    if sweeps is not None:
+        for run_dir, message in sweeps.FAILED:
+            found.setdefault(str(Path(run_dir).resolve()), message)
+        sweeps.FAILED.clear()
+    SWEEP_FAILURES.clear()
+    return list(found.items())
+
+
 def cmd_train(argv: list[str]) -> int:
     """``trainkit train``: check the command line, then hand it to ``hydra.main``.
 
@@ -159,20 +176,32 @@ def cmd_train(argv: list[str]) -> int:
                 prebuild(configs[0])
         except ConfigError as exc:
             return error(f"config: {exc}")
-        extra = _resume_dir_override(args, configs)
+        from .sweeps import sweeper_overrides
+
+        extra = _resume_dir_override(args, configs) + sweeper_overrides(args.overrides, configs)
     task = hydra.main(config_path="pkg://trainkit.conf", config_name="config", version_base="1.3")(train_job)
     saved = sys.argv
     sys.argv = ["trainkit-train", *argv, *extra]
     SWEEP_FAILURES.clear()
+    import os
+
+    from ..config import RUN_ID_ENV, run_id
+
+    exported = os.environ.get(RUN_ID_ENV)
+    os.environ[RUN_ID_ENV] = run_id()  # the same sweep folder in every job process a launcher starts
     try:
         task()
     finally:
         sys.argv = saved
-    if SWEEP_FAILURES:
-        print(f"trainkit: error: {len(SWEEP_FAILURES)} sweep job(s) failed:", file=sys.stderr)
-        for run_dir, message in SWEEP_FAILURES:
+        if exported is None:
+            os.environ.pop(RUN_ID_ENV, None)
+        else:
+            os.environ[RUN_ID_ENV] = exported
+    failures = _sweep_failures()
+    if failures:
+        print(f"trainkit: error: {len(failures)} sweep job(s) failed:", file=sys.stderr)
+        for run_dir, message in failures:
             print(f"  {run_dir}: {message.splitlines()[0]}", file=sys.stderr)
-        SWEEP_FAILURES.clear()
         return EXIT_TRAINING_ERROR
     return 0
 

@@ -54,6 +54,8 @@ def check_trainer(node) -> None:
     for key in ("max_epochs", "accumulate", "val_every", "log_every"):
         if node[key] < 1:
             raise ConfigError(f"trainer.{key}={node[key]!r} must be >= 1")
+    if node.get("threads") is not None and node.threads < 1:
+        raise ConfigError(f"trainer.threads={node.threads!r} must be >= 1 (or null: chosen per job)")
     if node.max_steps is not None and node.max_steps < 1:
         raise ConfigError(f"trainer.max_steps={node.max_steps!r} must be >= 1 (or null)")
     build_grad_transforms(node)

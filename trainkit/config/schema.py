@@ -113,6 +113,9 @@ class TrainerConf:
     val_every: int = 1
     log_every: int = 10
     seed: int = 0
+    #: CPU threads of BLAS and numba in this process; null: every core, or in a parallel sweep
+    #: (hydra/launcher=joblib or submitit_local) the cores divided by the jobs running at once
+    threads: Optional[int] = None
     grad_clip: GradClipConf = field(default_factory=GradClipConf)
 
 

@@ -26,13 +26,20 @@ from ..plugins import registry
 from .nodes import node_for
 from .schema import REGISTRY_GROUPS, Config
 
-__all__ = ["register_configs", "reset_run_id", "run_id"]
+__all__ = ["RUN_ID_ENV", "register_configs", "reset_run_id", "run_id"]
 
 _RUN_ID: str | None = None
+#: The environment variable that carries the run id to the processes of a sweep's jobs.
+RUN_ID_ENV = "TRAINKIT_RUN_ID"
 
 
 def reset_run_id() -> None:
-    """Start a new run: the next :func:`run_id` is a fresh one (called once per ``trainkit train``)."""
+    """Start a new run: a fresh :func:`run_id` (called once per ``trainkit train``).
+
+    ``trainkit train`` exports the id as ``TRAINKIT_RUN_ID`` while Hydra runs, so
+    the processes a launcher starts for the jobs of a sweep (joblib's workers,
+    submitit's jobs) resolve ``hydra.sweep.dir`` to the same folder.
+    """
     global _RUN_ID
     _RUN_ID = None
 
@@ -45,6 +52,9 @@ def run_id() -> str:
     between two runs started in the same second or in the same process.
     """
     global _RUN_ID
+    exported = os.environ.get(RUN_ID_ENV)
+    if exported:
+        return exported
     if _RUN_ID is None:
         _RUN_ID = time.strftime("%Y-%m-%d_%H-%M-%S") + f"_{os.getpid() % 100000:05d}{secrets.token_hex(2)}"
     return _RUN_ID
