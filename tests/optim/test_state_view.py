@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import time
 from collections import defaultdict
 
 import numpy as np
@@ -131,12 +130,18 @@ def test_state_entries_are_dicts_and_copies_are_plain():
     assert opt.state[p]["step"] == 7.0
 
 
-def test_lookups_are_constant_time():
+def test_lookups_are_constant_time(monkeypatch):
+    """Each lookup is one dict probe: once the index exists, looking up 2,000 parameters rebuilds
+    nothing (the old behaviour scanned every group per lookup). Time itself is measured in
+    benchmarks/, not asserted here."""
+    from trainkit.optim.groups import GroupLayout
+
     ps, opt = _stepped(n=2000, steps=1)
-    start = time.perf_counter()
+    opt.state[ps[0]]
+    rebuilds = []
+    original = GroupLayout.sync
+    monkeypatch.setattr(GroupLayout, "sync", lambda self: rebuilds.append(1) or original(self))
     for p in ps:
         opt.state[p]
         assert p in opt.state
-    elapsed = time.perf_counter() - start
-    # A scan per lookup (the old behaviour) costs seconds for 2,000 parameters.
-    assert elapsed < 0.5, elapsed
+    assert rebuilds == []

@@ -83,6 +83,9 @@ class Checkpointing(ConfiguredCallback):
         self.save_last = save_last
         self.best = math.inf if mode == "min" else -math.inf
         self.best_path: Path | None = None
+        #: the epoch (completed epochs) and global step at which ``best`` was reached
+        self.best_epoch: int | None = None
+        self.best_step: int | None = None
         self._saved_step: int | None = None
         self._warned_missing = False
 
@@ -140,6 +143,7 @@ class Checkpointing(ConfiguredCallback):
         improved = value is not None and math.isfinite(value) and self._better(float(value))
         if improved:
             self.best = float(value)  # recorded before saving, so the checkpoint knows its own best
+            self.best_epoch, self.best_step = epoch + 1, trainer.global_step
         path = self.save(trainer)
         if path is not None and improved:
             self.best_path = ckpt.atomic_copy(path, path.parent / "best.npz")
@@ -156,11 +160,13 @@ class Checkpointing(ConfiguredCallback):
 
     def state_dict(self) -> dict:
         """The best value so far and its file (saved in every checkpoint by the Trainer)."""
-        return {"best": self.best, "best_path": str(self.best_path) if self.best_path else None}
+        return {"best": self.best, "best_path": str(self.best_path) if self.best_path else None,
+                "best_epoch": self.best_epoch, "best_step": self.best_step}
 
     def load_state_dict(self, state: dict) -> None:
         self.best = float(state["best"])
         self.best_path = Path(state["best_path"]) if state["best_path"] else None
+        self.best_epoch, self.best_step = state.get("best_epoch"), state.get("best_step")
 
 
 @hookimpl

@@ -15,6 +15,7 @@ import warnings
 
 from ..hookspecs import hookimpl
 from .common import EXIT_CONFIG_ERROR, EXIT_TRAINING_ERROR
+from .report import print_device, print_run_end
 
 __all__ = ["SWEEP_FAILURES", "prebuild", "train_job"]
 
@@ -143,7 +144,7 @@ def train_job(cfg) -> float | None:
         except ConfigError as exc:
             return _fail_job(run_dir, f"config: {exc}", EXIT_CONFIG_ERROR, keep_dir=resuming)
     print(f"trainkit: run directory {run_dir}", flush=True)
-    _print_device(str(cfg.trainer.device), run.trainer.device)
+    print_device(str(cfg.trainer.device), run.trainer.device)
     from ..summary import model_summary
 
     log.info("model %s:\n%s", type(run.model).__name__, model_summary(run.model))
@@ -166,47 +167,10 @@ def train_job(cfg) -> float | None:
             raise
         return _fail_job(run_dir, str(exc.original), EXIT_TRAINING_ERROR, keep_dir=resuming)
     metrics = dict(metrics or {})
-    summary = "  ".join(f"{k}={_fmt(v)}" for k, v in sorted(metrics.items()))
-    print(f"trainkit: final metrics: {summary}", flush=True)
-    for key in ("val/accuracy", "val/loss"):
-        if key in metrics:
-            print(f"trainkit: {key} {_fmt(metrics[key])}", flush=True)
-    _print_small_model(run.model)
+    print_run_end(run, metrics, run_dir)
     metric, value = job_objective(run, metrics)
     write_status(run_dir, "ok", metric=metric, value=value)
     return value if math.isfinite(value) else None
-
-
-def _print_device(requested: str, device) -> None:
-    """Say which device the run uses; with ``auto`` on the CPU, say why cuda was not used."""
-    line = f"trainkit: device {device}"
-    if requested == "auto" and device.type == "cpu":
-        from ..backend import cuda_unavailable_reason
-
-        line += f" (trainer.device=auto: {cuda_unavailable_reason()})"
-    print(line, flush=True)
-
-
-def _print_small_model(model, limit: int = 16) -> None:
-    """Print the learned weights of a tiny model (``y = 3x + 0.8``: w ~ 3, b ~ 0.8)."""
-    import numpy as np
-
-    from ..backend import to_device
-
-    named = list(model.named_parameters())
-    if sum(int(p.data.size) for _, p in named) > limit:
-        return
-    values = "  ".join(
-        f"{name}={np.array2string(to_device(p.data, 'cpu').ravel(), precision=4)}" for name, p in named
-    )
-    print(f"trainkit: learned {values}", flush=True)
-
-
-def _fmt(value) -> str:
-    try:
-        return f"{float(value):.4f}"
-    except (TypeError, ValueError):
-        return str(value)
 
 
 def _discard_run_dir(run_dir: str) -> None:
