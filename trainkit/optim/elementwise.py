@@ -131,6 +131,20 @@ class ElementwiseOptimizer(Optimizer):
     def _reset_layout(self) -> None:
         self._buckets, self._where = [], []
 
+    def flat_buckets(self) -> list[tuple[FlatBucket, list]]:
+        """Every ``(bucket, its parameters)``, after picking up hand-edited param groups.
+
+        Data-parallel training reduces each bucket's flat gradient buffer in one
+        collective (:func:`trainkit.distributed.all_reduce_gradients`).
+        """
+        self._sync_groups()
+        out = []
+        for gi, buckets in enumerate(self._buckets):
+            group_params = self.param_groups[gi]["params"]
+            for bucket in buckets:
+                out.append((bucket, group_params if bucket.whole else [group_params[j] for j in bucket.indices]))
+        return out
+
     # ------------------------------------------------------------ state hooks
     def _state_shape_must_match(self, key: str) -> bool:
         return key in self.rule.arrays
