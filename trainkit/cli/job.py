@@ -133,8 +133,12 @@ def train_job(cfg) -> float | None:
             run = build_run(cfg, run_dir=run_dir)
         except ConfigError as exc:
             return _fail_job(run_dir, f"config: {exc}", EXIT_CONFIG_ERROR, keep_dir=resuming)
-    print(f"trainkit: run directory {run_dir}", flush=True)
-    _print_device(str(cfg.trainer.device), run.trainer.device)
+    main = run.trainer.strategy.is_main  # under ddp only rank 0 reports
+    if main:
+        print(f"trainkit: run directory {run_dir}", flush=True)
+        _print_device(str(cfg.trainer.device), run.trainer.device)
+        if run.trainer.strategy.world_size > 1:
+            print(f"trainkit: data-parallel on {run.trainer.strategy.world_size} processes", flush=True)
     if resuming:
         run.trainer.plugins.append(_ParamTableAfterResume())
     elif run.param_table:
@@ -154,13 +158,15 @@ def train_job(cfg) -> float | None:
             raise
         return _fail_job(run_dir, str(exc.original), EXIT_TRAINING_ERROR, keep_dir=resuming)
     metrics = dict(metrics or {})
+    value = metrics.get("val/loss", metrics.get("train/loss"))
+    if not main:
+        return float(value) if value is not None else None
     summary = "  ".join(f"{k}={_fmt(v)}" for k, v in sorted(metrics.items()))
     print(f"trainkit: final metrics: {summary}", flush=True)
     for key in ("val/accuracy", "val/loss"):
         if key in metrics:
             print(f"trainkit: {key} {_fmt(metrics[key])}", flush=True)
     _print_small_model(run.model)
-    value = metrics.get("val/loss", metrics.get("train/loss"))
     return float(value) if value is not None else None
 
 
