@@ -59,7 +59,8 @@ def sum_gradients(optimizer, comm, scale: float = 1.0) -> None:
 
 def _reduce_bucket(bucket, params, comm, scale: float) -> bool:
     """Reduce one flat gradient buffer in place; False when the bucket's layout changed (use the fallback)."""
-    if not bucket.ready(params):
+    ready = bucket.ready(params)  # the usual case: every gradient written by backward into the buffer
+    if not ready:
         try:
             present = bucket.sync(params)  # reassigned gradients are copied into the buffer
         except LayoutChanged:
@@ -70,11 +71,10 @@ def _reduce_bucket(bucket, params, comm, scale: float) -> bool:
     if scale != 1.0:
         bucket.grad *= scale
     comm.all_reduce(bucket.grad)
-    for p, view in zip(params, bucket.grad_views):
-        if p.requires_grad and p.grad is not view:
-            p.grad = view
-        if getattr(p, "grad_indices", None) is not None:
-            p.grad_indices = None  # rows differ between ranks: the summed gradient is dense
+    if not ready:
+        for p, view in zip(params, bucket.grad_views):
+            if p.requires_grad and p.grad is not view:
+                p.grad = view
     return True
 
 
