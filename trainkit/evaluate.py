@@ -10,13 +10,16 @@ from .autograd import no_grad
 __all__ = ["evaluate"]
 
 
-def evaluate(model, loss_fn, loader, to_device) -> dict[str, float]:
+def evaluate(model, loss_fn, loader, to_device, reduce=None) -> dict[str, float]:
     """``{"val/loss": ..., "val/accuracy": ...}`` of ``model`` over ``loader`` in eval mode.
 
     Sums stay on the device and are transferred once at the end. Accuracy is
     reported when outputs are 2-D and targets 1-D integers. ``to_device(batch)``
     turns a loader item into a tuple of tensors on the model's device. The
-    model's train/eval mode is restored afterwards.
+    model's train/eval mode is restored afterwards. ``reduce(values)`` sums
+    ``[loss sum, count, correct, classification]`` over the processes of a
+    data-parallel run (each reading its shard of the loader), so the metrics are
+    those of the whole set.
     """
     was_training = model.training
     model.eval()
@@ -36,6 +39,9 @@ def evaluate(model, loss_fn, loader, to_device) -> dict[str, float]:
                     correct = correct + (out.data.argmax(axis=1) == target.data).sum()
     finally:
         model.train(was_training)
+    if reduce is not None:
+        sums = reduce([float(total), count, float(correct), 1.0 if classification else 0.0])
+        total, count, correct, classification = float(sums[0]), int(sums[1]), float(sums[2]), sums[3] > 0
     if count == 0:
         raise ValueError("Trainer.validate: val_loader yielded no batches")
     metrics = {"val/loss": float(total) / count}

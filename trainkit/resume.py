@@ -104,6 +104,7 @@ def checkpoint_state(trainer) -> dict:
             "should_stop": bool(trainer.should_stop),
             "stop_reason": trainer.stop_reason,
             "stopped_by": trainer.stopped_by,
+            **trainer.strategy.checkpoint_info(trainer),
         },
         "loader": loader.state_dict() if hasattr(loader, "state_dict") else None,
         "rng": tk_random.get_rng_state(),
@@ -116,7 +117,12 @@ def checkpoint_state(trainer) -> dict:
 
 
 def save(trainer, path: str | Path) -> Path | None:
-    """Write ``trainer``'s full state to ``path`` atomically; refuse non-finite state (None, with a warning)."""
+    """Write ``trainer``'s full state to ``path`` atomically; refuse non-finite state (None, with a warning).
+
+    In a data-parallel run only rank 0 writes (the state is the same on every rank); the others return None.
+    """
+    if not trainer.strategy.is_main:
+        return None
     state = checkpoint_state(trainer)
     if not (ckpt.is_finite_tree(state["model"]) and ckpt.is_finite_tree(state["optimizer"])):
         warnings.warn(
@@ -157,7 +163,8 @@ def restore(trainer, target: str | Path) -> Path:
     trainer.stop_reason = counters.get("stop_reason")
     trainer.stopped_by = counters.get("stopped_by")
     if state.get("loader") is not None and hasattr(trainer.train_loader, "load_state_dict"):
-        trainer.train_loader.load_state_dict(state["loader"])
+        trainer.train_loader.load_state_dict(
+            trainer.strategy.loader_state(trainer, state["loader"], counters, path))
     _warn_config_changes(trainer.config, path, state.get("config"))
     saved_plugins = state.get("plugins") or {}
     for plugin in _stateful(trainer.active_plugins):

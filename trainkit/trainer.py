@@ -9,6 +9,7 @@ from typing import Any
 
 from . import resume
 from .backend import Device
+from .distributed.strategy import make_strategy
 from .evaluate import evaluate
 from .hookspecs import PHASES
 from .nn.utils import grad_norm
@@ -34,10 +35,12 @@ class Trainer:
         on_batch_start(batch_idx, batch)
         out    = model(*batch[:-1]); loss = loss(out, batch[-1])
         on_train_loss(batch_idx, loss)       non-finite check (NaN guard); False skips the batch
+                                             (ddp: the global batch loss; the skip is agreed)
         optimizer.zero_grad()                on the first batch of an update cycle only
         (loss / accumulate).backward()
         on_after_backward()
         -- at the end of each cycle of ``accumulate`` batches (or of the epoch) --
+        strategy.reduce_gradients            ddp: one all-reduce per optimizer bucket
         grad_transforms in list order        (clipping, ...); one returning False skips the update
         global gradient 2-norm               on the device, only when a log step is due
         on_before_optimizer_step(optimizer)
@@ -113,6 +116,8 @@ class Trainer:
             (``{"module.": ""}``; see :mod:`trainkit.weights.keymap`).
         config: the resolved run config (a JSON-able dict), saved in checkpoints,
             compared on resume and used as TensorBoard hparams.
+        strategy: ``None``/``"single"`` (one process) or ``"ddp"`` (data-parallel over the
+            processes of ``mpiexec``; :mod:`trainkit.distributed.strategy` says what changes).
     """
 
     def __init__(
@@ -138,6 +143,7 @@ class Trainer:
         init_strict: bool = True,
         init_map=None,
         config: Mapping | None = None,
+        strategy=None,
     ):
         if not callable(loss):
             raise TypeError(f"Trainer: loss must be callable, got {type(loss).__name__}")
@@ -151,7 +157,8 @@ class Trainer:
         self.accumulate = check_count("accumulate", accumulate, 1)
         self.val_every = check_count("val_every", val_every, 1)
         self.log_every = check_count("log_every", log_every, 1)
-        self.device = Device(device)
+        self.strategy = make_strategy(strategy, Device(device).type)
+        self.device = Device(self.strategy.device_for(device))
         self.model = model.to(self.device)
         self.loss_fn = loss
         self.optimizer = optimizer
@@ -201,6 +208,7 @@ class Trainer:
         self._validated_at: int | None = None
         self._batch: tuple | None = None
         self._norm_step = -1  # global_step whose gradient norm last_grad_norm is
+        self.strategy.prepare(self)
 
     # ------------------------------------------------------------------ plugins
     def plugin(self, name: str):
@@ -214,7 +222,8 @@ class Trainer:
     def fit(self) -> dict[str, float]:
         """Train until ``max_epochs``/``max_steps``/``should_stop``; return the final metrics."""
         pm = get_plugin_manager()
-        objects = per_fit_plugins(self.plugins, self.default_plugins, self.run_dir is not None)
+        objects = self.strategy.fit_plugins(
+            self, per_fit_plugins(self.plugins, self.default_plugins, self.run_dir is not None))
         with registered(objects, pm):
             self.active_plugins = objects
             self.hooks = HookDispatcher(pm, LIFECYCLE_HOOKS)
@@ -228,6 +237,7 @@ class Trainer:
                         return dict(self.metrics)
                 else:
                     self._start_fresh()
+                self.strategy.setup(self)
                 self.model.train()
                 self.hooks("on_fit_start", trainer=self)
                 self._run()
@@ -255,7 +265,13 @@ class Trainer:
                         "raise trainer.max_epochs to train more)")
         self._fits_started += 1
 
+    def agree(self, flag) -> bool:
+        """True on every rank when ``flag`` is true on any (one small collective under ``strategy="ddp"``,
+        ``bool(flag)`` otherwise). Every decision that changes the loop's control flow goes through it."""
+        return self.strategy.agree(flag)
+
     def _done(self) -> bool:
+        self.should_stop = self.agree(self.should_stop)
         return self.should_stop or (self.max_steps is not None and self.global_step >= self.max_steps)
 
     def _run(self) -> None:
@@ -283,21 +299,23 @@ class Trainer:
             self._batch = batch
             hooks("on_batch_start", trainer=self, batch_idx=batch_idx, batch=batch)
             loss = self._forward(batch)
-            skipped = hooks("on_train_loss", trainer=self, batch_idx=batch_idx, loss=loss) is False
+            seen = self.strategy.batch_loss(loss, batch)  # the global batch mean under ddp
+            skipped = self.agree(hooks("on_train_loss", trainer=self, batch_idx=batch_idx, loss=seen) is False)
             if not skipped:
                 if not self._grads_zeroed:
                     self.optimizer.zero_grad()
                     self._grads_zeroed = True
-                (loss * (1.0 / acc) if acc > 1 else loss).backward()
+                scale = self.strategy.loss_scale(acc)
+                (loss * scale if scale != 1.0 else loss).backward()
                 hooks("on_after_backward", trainer=self)
-                self._loss_sum = self._loss_sum + loss.data
+                self._loss_sum = self._loss_sum + seen.data
                 self._loss_count += 1
                 contributed += 1
             micro += 1
             if micro == acc:
                 skipped = self._finish_update(contributed) or skipped
                 micro = contributed = 0
-            hooks("on_batch_end", trainer=self, batch_idx=batch_idx, loss=loss.detach(), skipped=skipped)
+            hooks("on_batch_end", trainer=self, batch_idx=batch_idx, loss=seen.detach(), skipped=skipped)
             if self._done():
                 return False
         if micro:
@@ -315,6 +333,8 @@ class Trainer:
         hooks = self.hooks
         skipped = contributed == 0
         norm_known = False
+        if not skipped:
+            self.strategy.reduce_gradients(self.optimizer)  # ddp: the global gradient, once per update
         if not skipped and self.grad_transforms:
             params = [p for g in self.optimizer.param_groups for p in g["params"]]
             for t in self.grad_transforms:
@@ -326,6 +346,7 @@ class Trainer:
                 if go_on is False:
                     skipped = True
                     break
+            skipped = self.agree(skipped)
         if not skipped and (self.global_step + 1) % self.log_every == 0:
             if not norm_known:
                 self.last_grad_norm = grad_norm(p for g in self.optimizer.param_groups for p in g["params"])
@@ -352,8 +373,11 @@ class Trainer:
         """Zero the gradients, recompute the current batch's loss and its gradients (LBFGS)."""
         self.optimizer.zero_grad()
         loss = self._forward(self._batch)
-        loss.backward()
-        return loss
+        seen = self.strategy.batch_loss(loss, self._batch)
+        scale = self.strategy.loss_scale(1)
+        (loss * scale if scale != 1.0 else loss).backward()
+        self.strategy.reduce_gradients(self.optimizer)
+        return seen
 
     def _log_train(self) -> None:
         metrics: dict[str, float] = {}
@@ -413,7 +437,7 @@ class Trainer:
         """
         if self.val_loader is None:
             raise ValueError("Trainer.validate: no val_loader was given")
-        metrics = evaluate(self.model, self.loss_fn, self.val_loader, self._to_device)
+        metrics = evaluate(self.model, self.loss_fn, self.val_loader, self._to_device, self.strategy.reduce_sums)
         self.metrics.update(metrics)
         self._validated_at = self.global_step
         if self.hooks is not None:

@@ -55,6 +55,8 @@ class Checkpointing(ConfiguredCallback):
     default = True
     needs_run_dir = True
     Config = CheckpointingConf
+    #: under strategy="ddp" only rank 0 runs it
+    rank_zero_only = True
     #: without the monitored metric there is no ``best.npz``, but checkpoints are still written
     monitor_required = False
 

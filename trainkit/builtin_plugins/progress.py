@@ -44,6 +44,8 @@ class ProgressBar(ConfiguredCallback):
     default = True
     needs_run_dir = False
     Config = ProgressConf
+    #: under strategy="ddp" only rank 0 runs it
+    rank_zero_only = True
 
     @classmethod
     def from_config(cls, conf) -> ProgressBar:

@@ -93,6 +93,8 @@ class TensorBoardLogger(ConfiguredCallback):
     default = True
     needs_run_dir = True
     Config = TensorBoardConf
+    #: under strategy="ddp" only rank 0 runs it
+    rank_zero_only = True
 
     def __init__(self, log_dir: str | Path | None = None, hparams: dict | None = None, flush_secs: int = 30):
         self.log_dir = Path(log_dir) if log_dir is not None else None

@@ -143,11 +143,15 @@ def train_job(cfg) -> float | None:
             run = build_run(cfg, run_dir=run_dir)
         except ConfigError as exc:
             return _fail_job(run_dir, f"config: {exc}", EXIT_CONFIG_ERROR, keep_dir=resuming)
-    print(f"trainkit: run directory {run_dir}", flush=True)
-    print_device(str(cfg.trainer.device), run.trainer.device)
-    from ..summary import model_summary
+    main = run.trainer.strategy.is_main  # under ddp only rank 0 reports
+    if main:
+        print(f"trainkit: run directory {run_dir}", flush=True)
+        print_device(str(cfg.trainer.device), run.trainer.device)
+        if run.trainer.strategy.world_size > 1:
+            print(f"trainkit: data-parallel on {run.trainer.strategy.world_size} processes", flush=True)
+        from ..summary import model_summary
 
-    log.info("model %s:\n%s", type(run.model).__name__, model_summary(run.model))
+        log.info("model %s:\n%s", type(run.model).__name__, model_summary(run.model))
     if resuming:
         run.trainer.plugins.append(_ParamTableAfterResume())
     elif run.param_table:
@@ -167,8 +171,10 @@ def train_job(cfg) -> float | None:
             raise
         return _fail_job(run_dir, str(exc.original), EXIT_TRAINING_ERROR, keep_dir=resuming)
     metrics = dict(metrics or {})
-    print_run_end(run, metrics, run_dir)
     metric, value = job_objective(run, metrics)
+    if not main:
+        return value if math.isfinite(value) else None
+    print_run_end(run, metrics, run_dir)
     write_status(run_dir, "ok", metric=metric, value=value)
     return value if math.isfinite(value) else None
 

@@ -130,6 +130,43 @@ def _sweep_failures() -> list[tuple[str, str]]:
     return list(found.items())
 
 
+def _processes(args, configs) -> int:
+    """``trainer.num_processes`` when this command should start mpiexec itself, else 1."""
+    from ..distributed.launch import under_mpi
+
+    trainer = configs[0].trainer
+    n = int(trainer.get("num_processes", 1))
+    if n <= 1 or str(trainer.get("strategy")) != "ddp" or under_mpi():
+        return 1
+    if args.multirun or len(configs) != 1:
+        from ..compose import ConfigError
+
+        raise ConfigError("trainer.num_processes > 1 starts one job on several processes; it cannot run a -m sweep "
+                          "(start `mpiexec -n N python -m mpi4py -m trainkit train -m ...` instead)")
+    return n
+
+
+def _rank_argv(configs, argv: list[str]) -> tuple[list[str], str | None]:
+    """On ranks above 0 of a ddp job: the command line with Hydra's run directory and logs moved
+    to a temporary directory (rank 0 alone owns the run directory), warnings and logs silenced."""
+    if str(configs[0].trainer.get("strategy")) != "ddp":
+        return argv, None
+    from ..distributed import get_rank
+    from ..distributed.launch import quiet_rank_overrides
+
+    if get_rank() == 0:
+        return argv, None
+    import logging
+    import warnings
+
+    warnings.simplefilter("ignore")
+    logging.getLogger("trainkit").setLevel(logging.ERROR)
+    overrides, tmp = quiet_rank_overrides()
+    owned = tuple(o.split("=", 1)[0] for o in overrides)
+    kept = [a for a in argv if a.split("=", 1)[0].lstrip("+~") not in owned]
+    return kept + overrides, tmp
+
+
 def cmd_train(argv: list[str]) -> int:
     """``trainkit train``: check the command line, then hand it to ``hydra.main``.
 
@@ -161,6 +198,7 @@ def cmd_train(argv: list[str]) -> int:
             return completed
     informational = args.help or args.hydra_help or args.shell_completion or args.info
     extra: list[str] = []
+    quiet_dir = None
     if not informational:
         try:
             configs = validate(
@@ -172,13 +210,19 @@ def cmd_train(argv: list[str]) -> int:
             )
             _check_paths(configs)
             _check_run_dir(args, configs)
+            processes = _processes(args, configs)
+            if processes > 1:
+                from ..distributed.launch import launch
+
+                return launch(processes, args_given)
+            argv, quiet_dir = _rank_argv(configs, argv)
             if not args.multirun and args.cfg is None:
                 prebuild(configs[0])
         except ConfigError as exc:
             return error(f"config: {exc}")
         from .sweeps import sweeper_overrides
 
-        extra = _resume_dir_override(args, configs) + sweeper_overrides(args.overrides, configs)
+        extra = [] if quiet_dir else _resume_dir_override(args, configs) + sweeper_overrides(args.overrides, configs)
     task = hydra.main(config_path="pkg://trainkit.conf", config_name="config", version_base="1.3")(train_job)
     saved = sys.argv
     sys.argv = ["trainkit-train", *argv, *extra]
@@ -197,6 +241,10 @@ def cmd_train(argv: list[str]) -> int:
             os.environ.pop(RUN_ID_ENV, None)
         else:
             os.environ[RUN_ID_ENV] = exported
+        if not informational and quiet_dir:
+            import shutil
+
+            shutil.rmtree(quiet_dir, ignore_errors=True)
     failures = _sweep_failures()
     if failures:
         print(f"trainkit: error: {len(failures)} sweep job(s) failed:", file=sys.stderr)

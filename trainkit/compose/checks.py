@@ -51,6 +51,17 @@ def check_trainer(node) -> None:
     _choice("trainer.grad_clip.nonfinite", clip.nonfinite, ("skip", "error", "warn"))
     if clip.max is not None and clip.max <= 0:
         raise ConfigError(f"trainer.grad_clip.max={clip.max!r} must be > 0 (or null to turn clipping off)")
+    _choice("trainer.strategy", node.strategy, ("single", "ddp"))
+    if node.num_processes < 1:
+        raise ConfigError(f"trainer.num_processes={node.num_processes!r} must be >= 1")
+    if node.num_processes > 1 and node.strategy != "ddp":
+        raise ConfigError(f"trainer.num_processes={node.num_processes} needs trainer.strategy=ddp")
+    if node.strategy == "ddp" and node.num_processes > 1:
+        from ..distributed.comm import mpi_unavailable_reason
+
+        reason = mpi_unavailable_reason()
+        if reason is not None:
+            raise ConfigError(f"trainer.num_processes={node.num_processes}: {reason}")
     for key in ("max_epochs", "accumulate", "val_every", "log_every"):
         if node[key] < 1:
             raise ConfigError(f"trainer.{key}={node[key]!r} must be >= 1")

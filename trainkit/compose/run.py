@@ -8,6 +8,7 @@ from omegaconf import OmegaConf
 
 from .. import random as tk_random
 from ..config.schema import ConfigError
+from ..distributed.strategy import make_strategy
 from ..trainer import Trainer
 from .callbacks import build_callbacks, build_grad_transforms
 from .checks import check_run_monitors, check_trainer
@@ -52,6 +53,8 @@ def build_run(cfg, run_dir=None) -> Run:
     check_trainer(tcfg)
     tk_random.manual_seed(int(tcfg.seed))
     train_loader, val_loader, info = build_data(cfg.data, seed=int(tcfg.seed))
+    strategy = make_strategy(str(tcfg.get("strategy", "single")), _device_type(str(tcfg.device)))
+    strategy.shard_loaders(train_loader, val_loader)  # before len(train_loader) sizes the schedules
     model = build_model(cfg.model, info)
     loss = build_loss(cfg.loss)
     base_lr = cfg.optimizer.get("lr") if "lr" in cfg.optimizer else None
@@ -72,8 +75,15 @@ def build_run(cfg, run_dir=None) -> Run:
             grad_transforms=build_grad_transforms(tcfg), run_dir=run_dir,
             default_plugins=False, resume=cfg.get("resume"), init_from=cfg.get("init_from"),
             init_strict=bool(cfg.get("init_strict", True)), init_map=plain(cfg.get("init_map")),
-            config=OmegaConf.to_container(cfg, resolve=True),
+            config=OmegaConf.to_container(cfg, resolve=True), strategy=strategy,
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"trainer: {exc}") from exc
     return Run(trainer, model, loss, optimizer, scheduler, train_loader, val_loader, info, groups, table)
+
+
+def _device_type(device: str) -> str:
+    """``cpu`` or ``cuda`` for a ``trainer.device`` value (``auto``: cuda when usable)."""
+    from ..backend import Device
+
+    return Device(device).type

@@ -102,6 +102,8 @@ class GradClipConf:
 class TrainerConf:
     """``trainer``: the loop's settings (``trainkit.trainer.Trainer`` arguments).
 
+    ``strategy: ddp`` trains one model on the processes ``mpiexec`` started (world size 1
+    outside it); ``num_processes: N`` (with ``ddp``) starts ``mpiexec -n N`` on this machine.
     What watches the loop (checkpoints, early stopping, NaN guard, TensorBoard,
     progress) is configured under ``callbacks``, one node per callback.
     """
@@ -117,6 +119,10 @@ class TrainerConf:
     #: (hydra/launcher=joblib or submitit_local) the cores divided by the jobs running at once
     threads: Optional[int] = None
     grad_clip: GradClipConf = field(default_factory=GradClipConf)
+    # single: one process; ddp: data-parallel over the processes of mpiexec (README,
+    # "Training on several processes / machines"). num_processes > 1 starts mpiexec itself.
+    strategy: str = "single"
+    num_processes: int = 1
 
 
 @dataclass

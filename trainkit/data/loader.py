@@ -34,6 +34,7 @@ import numpy as np
 
 from ..autograd.tensor import Tensor
 from .collate import default_collate
+from .sharding import shard_indices, shard_size
 
 __all__ = ["DataLoader"]
 
@@ -70,6 +71,8 @@ class DataLoader:
         num_workers: accepted for PyTorch compatibility; only 0 is meaningful,
             larger values load in-process as well (data here is in-memory arrays).
         pin_memory: accepted for PyTorch compatibility and ignored.
+        num_replicas, rank: read only this rank's share of each epoch (data-parallel
+            training; torch ``DistributedSampler`` semantics, see :meth:`shard`).
 
     Batches are tuples of CPU Tensors (one per field), floating features as
     float32 and integer labels as int64 unless the dataset holds Tensors of
@@ -86,7 +89,8 @@ class DataLoader:
     """
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
-                 seed: int = 0, collate_fn=None, num_workers: int = 0, pin_memory: bool = False):
+                 seed: int = 0, collate_fn=None, num_workers: int = 0, pin_memory: bool = False,
+                 num_replicas: int = 1, rank: int = 0):
         if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
             raise TypeError(
                 f"DataLoader: dataset must define __getitem__ and __len__, got {type(dataset).__name__}"
@@ -105,10 +109,35 @@ class DataLoader:
         self._batch = 0
         self._iteration = 0  # bumped by each __iter__; older iterators notice and stop
         self._resume = False  # True between load_state_dict and the next __iter__
+        self.num_replicas, self.rank, self.pad = 1, 0, True
+        self.shard(num_replicas, rank)
+
+    def shard(self, num_replicas: int, rank: int, pad: bool = True) -> None:
+        """Read only rank ``rank``'s share of each epoch, as torch's ``DistributedSampler``.
+
+        The epoch's global order depends on ``(seed, epoch)`` alone; rank ``r`` takes
+        positions ``r, r + W, r + 2W, ...``, so the ``k``-th batches of the ``W`` ranks
+        together are the ``k``-th batch of one process with batch size ``W * batch_size``.
+        ``pad=True`` (training): every rank gets as many batches (the order is padded by
+        repeating its first samples, or cut with ``drop_last``, when ``W`` does not divide
+        the dataset); ``pad=False`` (validation): nothing is repeated (see
+        :mod:`trainkit.data.sharding`). ``shard(1, 0)`` undoes it.
+        """
+        num_replicas = _check_int("num_replicas", num_replicas, 1)
+        rank = _check_int("rank", rank, 0)
+        if rank >= num_replicas:
+            raise ValueError(f"DataLoader: rank must be < num_replicas={num_replicas}, got {rank}")
+        self.num_replicas, self.rank, self.pad = num_replicas, rank, bool(pad)
 
     # ------------------------------------------------------------------ size
-    def __len__(self) -> int:
+    def _num_samples(self) -> int:
         n = len(self.dataset)
+        if self.num_replicas == 1:
+            return n
+        return shard_size(n, self.num_replicas, self.rank, self.pad, self.drop_last)
+
+    def __len__(self) -> int:
+        n = self._num_samples()
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     @property
@@ -164,9 +193,10 @@ class DataLoader:
     # ------------------------------------------------------------- iteration
     def _order(self, epoch: int):
         n = len(self.dataset)
-        if self.shuffle:
-            return epoch_permutation(n, self.seed, epoch)
-        return None
+        order = epoch_permutation(n, self.seed, epoch) if self.shuffle else None
+        if self.num_replicas > 1:
+            return shard_indices(order, n, self.num_replicas, self.rank, self.pad, self.drop_last)
+        return order
 
     def _fetch(self, order, start: int, stop: int):
         if self.collate_fn is None and hasattr(self.dataset, "get_batch"):
@@ -188,7 +218,7 @@ class DataLoader:
     def _run(self, iteration: int):
         epoch = self._epoch
         order = self._order(epoch)
-        n, bs, total = len(self.dataset), self.batch_size, len(self)
+        n, bs, total = self._num_samples(), self.batch_size, len(self)
         while self._iteration == iteration and self._batch < total:
             b = self._batch
             batch = self._fetch(order, b * bs, min((b + 1) * bs, n))
@@ -200,4 +230,5 @@ class DataLoader:
     def __repr__(self) -> str:
         return (f"DataLoader(dataset={type(self.dataset).__name__}(len={len(self.dataset)}), "
                 f"batch_size={self.batch_size}, shuffle={self.shuffle}, drop_last={self.drop_last}, "
-                f"seed={self.seed})")
+                f"seed={self.seed}" + (f", num_replicas={self.num_replicas}, rank={self.rank}"
+                                       if self.num_replicas > 1 else "") + ")")

@@ -70,6 +70,7 @@ class ElementwiseOptimizer(Optimizer):
     def __init__(self, params, defaults: dict):
         self._buckets: list[list[FlatBucket]] = []
         self._where: list[list[tuple[int, int]]] = []
+        self._flat_list: list | None = None  # flat_buckets(), until the layout changes
         super().__init__(params, defaults)
 
     # ------------------------------------------------------------ subclass hooks
@@ -111,6 +112,7 @@ class ElementwiseOptimizer(Optimizer):
 
     # ------------------------------------------------------------ layout
     def _on_group_added(self, gi: int) -> None:
+        self._flat_list = None
         group = self.param_groups[gi]
         by_kind: dict = {}
         for j, p in enumerate(group["params"]):
@@ -129,7 +131,23 @@ class ElementwiseOptimizer(Optimizer):
             self._where.append(where)
 
     def _reset_layout(self) -> None:
-        self._buckets, self._where = [], []
+        self._buckets, self._where, self._flat_list = [], [], None
+
+    def flat_buckets(self) -> list[tuple[FlatBucket, list]]:
+        """Every ``(bucket, its parameters)``, after picking up hand-edited param groups.
+
+        Data-parallel training reduces each bucket's flat gradient buffer in one
+        collective (:func:`trainkit.distributed.all_reduce_gradients`).
+        """
+        self._sync_groups()
+        if self._flat_list is None:
+            out = []
+            for gi, buckets in enumerate(self._buckets):
+                group_params = self.param_groups[gi]["params"]
+                for bucket in buckets:
+                    out.append((bucket, group_params if bucket.whole else [group_params[j] for j in bucket.indices]))
+            self._flat_list = out
+        return self._flat_list
 
     # ------------------------------------------------------------ state hooks
     def _state_shape_must_match(self, key: str) -> bool:
