@@ -45,6 +45,7 @@ class MetricsFile(ConfiguredCallback):
     name = "metrics_file"
     default = True
     needs_run_dir = True
+    rank_zero_only = True  # under data-parallel training only rank 0 writes the file
     Config = MetricsFileConf
 
     def __init__(self, path: str | Path | None = None):

@@ -14,12 +14,12 @@ them, so ``trainkit --help`` is fast.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from .common import EXIT_CONFIG_ERROR, error, warnings_as_lines
 from .compare import cmd_compare
 from .completion import cmd_completion
 from .inspect_cmds import cmd_export, cmd_groups, cmd_plugins
-from .resume_cmd import cmd_resume
 from .train import cmd_train
 
 __all__ = ["main"]
@@ -54,6 +54,20 @@ options:
 
 Runs go to ./runs/<time stamp>_<id>/ (TensorBoard: tensorboard --logdir runs).
 """
+
+
+def cmd_resume(argv: list[str]) -> int:
+    """``trainkit resume <run dir or checkpoint> [overrides]``: ``trainkit train resume=<dir>`` with the saved config."""
+    if not argv or argv[0] in ("-h", "--help"):
+        print("usage: trainkit resume <run dir | checkpoint> [overrides]\n\nContinue a run with the config it was "
+              "started with (overrides on top are applied and named).\nExample: trainkit resume runs/2026-12-04_10-00-00_x "
+              "trainer.max_epochs=20")
+        return 0 if argv else 2
+    target, rest = argv[0], argv[1:]
+    if "=" in target or not Path(target).exists():
+        return error(f"resume: no such run directory or checkpoint: {target}", 2)
+    text = target.replace("\\", "\\\\").replace("'", "\\'")
+    return cmd_train([f"resume='{text}'", *rest])
 
 
 COMMANDS = {

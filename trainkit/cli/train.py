@@ -10,7 +10,7 @@ import sys
 
 from .common import EXIT_TRAINING_ERROR, error, load_plugins
 from .job import SWEEP_FAILURES, prebuild, train_job
-from .resume_cmd import with_saved_overrides
+from .saved_overrides import with_saved_overrides
 
 __all__ = ["cmd_train"]
 

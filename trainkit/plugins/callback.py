@@ -24,6 +24,8 @@ class ConfiguredCallback:
     default: ClassVar[bool] = False
     #: needs the Trainer's ``run_dir`` (left out of Python runs without one)
     needs_run_dir: ClassVar[bool] = False
+    #: runs on rank 0 only under data-parallel training (it writes files or the terminal)
+    rank_zero_only: ClassVar[bool] = False
     #: the dataclass of ``callbacks.<name>``
     Config: ClassVar[Any] = None
 

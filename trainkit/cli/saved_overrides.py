@@ -1,4 +1,4 @@
-"""Resuming with the run's own config: ``trainkit resume <run dir> [overrides]`` and ``resume=`` alone.
+"""Resuming with the run's own config (``trainkit resume <run dir> [overrides]``, ``resume=`` alone).
 
 A run directory made by ``trainkit train`` keeps the overrides it was started
 with (Hydra's ``.hydra/overrides.yaml``). Resuming puts them back in front of
@@ -9,12 +9,11 @@ the checkpoint, with the usual warning).
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import yaml
 
-__all__ = ["cmd_resume", "with_saved_overrides"]
+__all__ = ["with_saved_overrides"]
 
 
 def _key(override: str) -> str:
@@ -45,24 +44,3 @@ def with_saved_overrides(argv: list[str]) -> list[str]:
     if on_top:
         print(f"trainkit: resuming {run_dir} with its saved config; on top of it: {' '.join(on_top)}", flush=True)
     return kept + argv
-
-
-def cmd_resume(argv: list[str]) -> int:
-    """``trainkit resume <run dir or checkpoint> [overrides]``: ``trainkit train resume=<dir>`` with the saved config."""
-    from .common import error
-    from .train import cmd_train
-
-    if not argv or argv[0] in ("-h", "--help"):
-        print("usage: trainkit resume <run dir | checkpoint> [overrides]\n\nContinue a run with the config it was "
-              "started with (overrides on top are applied and named).\nExample: trainkit resume runs/2026-12-04_10-00-00_x "
-              "trainer.max_epochs=20")
-        return 0 if argv else 2
-    target, rest = argv[0], argv[1:]
-    if "=" in target or not Path(target).exists():
-        return error(f"resume: no such run directory or checkpoint: {target}", 2)
-    text = target.replace("\\", "\\\\").replace("'", "\\'")
-    return cmd_train([f"resume='{text}'", *rest])
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(cmd_resume(sys.argv[1:]))
