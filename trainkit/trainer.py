@@ -11,6 +11,7 @@ from . import resume
 from .backend import Device
 from .evaluate import evaluate
 from .hookspecs import PHASES
+from .interrupts import SignalGuard
 from .nn.utils import grad_norm
 from .plugins import HookDispatcher, get_plugin_manager, plugin_name_of, registered
 from .trainer_inputs import batch_to_device, check_count, per_fit_plugins, sort_schedulers
@@ -72,6 +73,10 @@ class Trainer:
     ``on_fit_end(metrics)``. On an exception ``on_exception`` is called for
     every plugin (each one even if another fails) and the exception re-raised;
     ``on_teardown`` always runs in ``finally``.
+
+    Ctrl-C/SIGTERM only set a flag; after the update or epoch in progress ``fit()``
+    raises ``TrainingInterrupted`` (a ``KeyboardInterrupt``; :mod:`trainkit.interrupts`),
+    on which the checkpointing plugin writes the checkpoint ``resume`` continues from.
 
     What a checkpoint holds and how ``resume`` restores it: :mod:`trainkit.resume`
     (weights, optimizer, schedulers, counters, RNG, loader position, every
@@ -183,6 +188,8 @@ class Trainer:
         self.batch_idx = 0
         self.skipped_steps = 0
         self.metrics: dict[str, float] = {}
+        #: metric names left out of logs as non-numeric in this fit (:mod:`trainkit.metric_values`)
+        self.skipped_metrics: set[str] = set()
         self.should_stop = False
         self.stop_reason: str | None = None
         #: name of the plugin that set ``should_stop`` (e.g. "early_stopping"), if any
@@ -200,6 +207,7 @@ class Trainer:
         self._validated_at: int | None = None
         self._batch: tuple | None = None
         self._norm_step = -1  # global_step whose gradient norm last_grad_norm is
+        self._signals = SignalGuard(self)  # check() at the safe points of the loop
 
     # ------------------------------------------------------------------ plugins
     def plugin(self, name: str):
@@ -214,7 +222,8 @@ class Trainer:
         """Train until ``max_epochs``/``max_steps``/``should_stop``; return the final metrics."""
         pm = get_plugin_manager()
         objects = per_fit_plugins(self.plugins, self.default_plugins, self.run_dir is not None)
-        with registered(objects, pm):
+        self.skipped_metrics = set()
+        with registered(objects, pm), self._signals:
             self.active_plugins = objects
             self.hooks = HookDispatcher(pm, LIFECYCLE_HOOKS)
             try:
@@ -249,6 +258,7 @@ class Trainer:
             if not finished:
                 break
             self._end_epoch()
+            self._signals.check()
 
     # ------------------------------------------------------------------ one epoch
     def _train_epoch(self) -> bool:
@@ -283,6 +293,8 @@ class Trainer:
                 skipped = self._finish_update(contributed) or skipped
                 micro = contributed = 0
             hooks("on_batch_end", trainer=self, batch_idx=batch_idx, loss=loss.detach(), skipped=skipped)
+            if not micro:  # an update was completed: the state is whole
+                self._signals.check()
             if self._done():
                 return False
         if micro:

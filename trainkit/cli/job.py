@@ -3,7 +3,9 @@
 A problem found once the run directory exists is one ``trainkit: error:`` line
 and a non-zero exit (the directory is removed when nothing was written to it);
 inside a ``-m`` sweep the failure is recorded in :data:`SWEEP_FAILURES` and the
-sweep goes on.
+sweep goes on. Ctrl-C or SIGTERM during training is one ``trainkit: interrupted ...``
+line naming the checkpoint and the ``resume=`` to continue, and exit status 130 or
+143, also inside a sweep (which stops).
 """
 from __future__ import annotations
 
@@ -81,6 +83,8 @@ def train_job(cfg) -> float | None:
     from hydra.core.hydra_config import HydraConfig
 
     from ..compose import ConfigError, build_run
+    from ..interrupts import TrainingInterrupted
+    from ..metric_values import numeric_metrics
     from ..plugins import TrainingAbort
 
     run_dir = HydraConfig.get().runtime.output_dir
@@ -107,6 +111,8 @@ def train_job(cfg) -> float | None:
             warnings.filterwarnings("ignore", message="(overflow|invalid value) encountered",
                                     category=RuntimeWarning, module=r"trainkit(\.|$)")
             metrics = run.trainer.fit()
+    except TrainingInterrupted as exc:
+        return _report_interrupt(exc, run_dir)
     except TrainingAbort as exc:
         return _fail_job(run_dir, f"training stopped: {exc}", EXIT_TRAINING_ERROR, keep_dir=resuming)
     except _user_errors() as exc:
@@ -115,15 +121,28 @@ def train_job(cfg) -> float | None:
         if not _is_builtin_pluginerror(exc):
             raise
         return _fail_job(run_dir, str(exc.original), EXIT_TRAINING_ERROR, keep_dir=resuming)
-    metrics = dict(metrics or {})
+    metrics = numeric_metrics(metrics or {}, run.trainer)
     summary = "  ".join(f"{k}={_fmt(v)}" for k, v in sorted(metrics.items()))
     print(f"trainkit: final metrics: {summary}", flush=True)
     for key in ("val/accuracy", "val/loss"):
         if key in metrics:
             print(f"trainkit: {key} {_fmt(metrics[key])}", flush=True)
     _print_small_model(run.model)
-    value = metrics.get("val/loss", metrics.get("train/loss"))
-    return float(value) if value is not None else None
+    return metrics.get("val/loss", metrics.get("train/loss"))
+
+
+def _report_interrupt(exc, run_dir: str) -> None:
+    """Ctrl-C/SIGTERM: one line saying where the run stopped and how to continue, then exit
+    with 128 + the signal number (a sweep stops too); a further signal now exits at once."""
+    import shlex
+
+    from ..interrupts import exit_on_next_signal
+
+    exit_on_next_signal()
+    how = f"; resume with: trainkit train resume={shlex.quote(str(run_dir))}" if exc.checkpoint else ""
+    print(f"trainkit: {exc.summary()}{how}", file=sys.stderr, flush=True)
+    log.debug("job interrupted: %s", exc)
+    sys.exit(exc.exit_code)
 
 
 def _print_device(requested: str, device) -> None:
@@ -151,11 +170,8 @@ def _print_small_model(model, limit: int = 16) -> None:
     print(f"trainkit: learned {values}", flush=True)
 
 
-def _fmt(value) -> str:
-    try:
-        return f"{float(value):.4f}"
-    except (TypeError, ValueError):
-        return str(value)
+def _fmt(value: float) -> str:
+    return f"{value:.4f}"
 
 
 def _discard_run_dir(run_dir: str) -> None:
