@@ -39,3 +39,18 @@ def xp(device):
 def torch():
     """PyTorch when importable (an optional oracle); the test is skipped otherwise."""
     return pytest.importorskip("torch")
+
+
+@pytest.fixture
+def tree_env():
+    """Environment for a subprocess that must import *this* trainkit tree (not an installed copy):
+    ``PYTHONPATH`` starts with the repository root; ``HYDRA_FULL_ERROR`` is dropped."""
+    import os
+    from pathlib import Path
+
+    import trainkit
+
+    root = str(Path(trainkit.__file__).resolve().parents[1])
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])
+    return env

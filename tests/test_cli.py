@@ -439,45 +439,22 @@ def test_installed_third_party_optimizer_is_selectable_by_name(tmp_path, demo_pl
 
 # --------------------------------------------------------------------------- kill and resume
 
-KILLNET = '''
-"""A user model that SIGKILLs its own process at the KILL_AT-th training forward call."""
-import os
-import signal
-
-from trainkit import nn
-
-_calls = 0
-
-
-class Net(nn.Module):
-    def __init__(self, in_features, num_classes, width=16):
-        super().__init__()
-        self.body = nn.Sequential(nn.Linear(in_features, width), nn.Tanh(), nn.Dropout(0.2),
-                                  nn.Linear(width, num_classes))
-
-    def forward(self, x):
-        global _calls
-        if self.training:
-            _calls += 1
-            if _calls == int(os.environ.get("KILL_AT", "0")):
-                os.kill(os.getpid(), signal.SIGKILL)
-        return self.body(x)
-'''
+#: ``model._target_=signalnet.Net``: a user model that signals its own process at a given forward call
+USER_MODEL = Path(__file__).parent / "fixtures" / "user_model"
 
 
 @pytest.mark.slow
 def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(tmp_path):
     from trainkit import checkpoint as ckpt
 
-    (tmp_path / "killnet.py").write_text(KILLNET)
     # spirals 300 -> 240 training samples, 8 batches an epoch: 4 epochs = 32 steps, a checkpoint per epoch
-    args = ["train", "model._target_=killnet.Net", "optimizer=sgd", "optimizer.momentum=0.9", "lr=0.05",
+    args = ["train", "model._target_=signalnet.Net", "optimizer=sgd", "optimizer.momentum=0.9", "lr=0.05",
             "scheduler=step", "scheduler.step_size=1", "trainer.max_epochs=4", "callbacks.progress.enabled=false",
             "callbacks.tensorboard.enabled=false", "callbacks.checkpointing.keep_last=10", "data.n_samples=300"]
 
     def train(*extra, cwd, kill_at=0):
         cwd.mkdir(exist_ok=True)
-        env = {"PYTHONPATH": str(tmp_path), "KILL_AT": str(kill_at)}
+        env = {"PYTHONPATH": str(USER_MODEL), "SIGNAL": "SIGKILL", "SIGNAL_AT": str(kill_at)}
         return tk(*args, *extra, cwd=cwd, env=env)
 
     killed = train(cwd=tmp_path / "a", kill_at=21)  # step 21: in epoch 3, after the epoch-2 checkpoint

@@ -12,6 +12,7 @@ from .backend import Device
 from .distributed.strategy import make_strategy
 from .evaluate import evaluate
 from .hookspecs import PHASES
+from .interrupts import SignalGuard
 from .nn.utils import grad_norm
 from .plugins import HookDispatcher, get_plugin_manager, plugin_name_of, registered
 from .trainer_inputs import batch_to_device, check_count, per_fit_plugins, sort_schedulers
@@ -75,6 +76,10 @@ class Trainer:
     ``on_fit_end(metrics)``. On an exception ``on_exception`` is called for
     every plugin (each one even if another fails) and the exception re-raised;
     ``on_teardown`` always runs in ``finally``.
+
+    Ctrl-C/SIGTERM only set a flag; after the update or epoch in progress ``fit()``
+    raises ``TrainingInterrupted`` (a ``KeyboardInterrupt``; :mod:`trainkit.interrupts`),
+    on which the checkpointing plugin writes the checkpoint ``resume`` continues from.
 
     What a checkpoint holds and how ``resume`` restores it: :mod:`trainkit.resume`
     (weights, optimizer, schedulers, counters, RNG, loader position, every
@@ -190,6 +195,8 @@ class Trainer:
         self.batch_idx = 0
         self.skipped_steps = 0
         self.metrics: dict[str, float] = {}
+        #: metric names left out of logs as non-numeric in this fit (:mod:`trainkit.metric_values`)
+        self.skipped_metrics: set[str] = set()
         self.should_stop = False
         self.stop_reason: str | None = None
         #: name of the plugin that set ``should_stop`` (e.g. "early_stopping"), if any
@@ -209,6 +216,7 @@ class Trainer:
         self._batch: tuple | None = None
         self._norm_step = -1  # global_step whose gradient norm last_grad_norm is
         self.strategy.prepare(self)
+        self._signals = SignalGuard(self)  # check() at the safe points of the loop
 
     # ------------------------------------------------------------------ plugins
     def plugin(self, name: str):
@@ -224,7 +232,8 @@ class Trainer:
         pm = get_plugin_manager()
         objects = self.strategy.fit_plugins(
             self, per_fit_plugins(self.plugins, self.default_plugins, self.run_dir is not None))
-        with registered(objects, pm):
+        self.skipped_metrics = set()
+        with registered(objects, pm), self._signals:
             self.active_plugins = objects
             self.hooks = HookDispatcher(pm, LIFECYCLE_HOOKS)
             try:
@@ -280,6 +289,7 @@ class Trainer:
             if not finished:
                 break
             self._end_epoch()
+            self._signals.check()
 
     # ------------------------------------------------------------------ one epoch
     def _train_epoch(self) -> bool:
@@ -316,6 +326,8 @@ class Trainer:
                 skipped = self._finish_update(contributed) or skipped
                 micro = contributed = 0
             hooks("on_batch_end", trainer=self, batch_idx=batch_idx, loss=seen.detach(), skipped=skipped)
+            if not micro:  # an update was completed: the state is whole
+                self._signals.check()
             if self._done():
                 return False
         if micro:

@@ -3,7 +3,9 @@
 Files live in ``<run_dir>/checkpoints/``: ``step-<global_step>.npz`` (the
 newest ``keep_last`` are kept) and ``best.npz`` (a copy of the checkpoint with
 the best ``monitor`` value so far). Writing is atomic (see
-:mod:`trainkit.checkpoint`); non-finite state is never written.
+:mod:`trainkit.checkpoint`); non-finite state is never written. On Ctrl-C or
+SIGTERM (``TrainingInterrupted``) the last completed update is saved too, so
+``resume=<run dir>`` continues from where the run was stopped.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from typing import Optional
 from .. import checkpoint as ckpt
 from ..hookspecs import hookimpl
 from ..plugins.callback import ConfiguredCallback
+from ..interrupts import TrainingInterrupted
 
 __all__ = ["Checkpointing", "CheckpointingConf"]
 
@@ -155,6 +158,13 @@ class Checkpointing(ConfiguredCallback):
     def on_fit_end(self, trainer, metrics):
         if self.save_last and self._saved_step != trainer.global_step and trainer.global_step > 0:
             self.save(trainer)
+
+    @hookimpl
+    def on_exception(self, trainer, exception):
+        """An interruption (raised only where the state is whole): save the last completed update
+        and tell the exception where (the previous good checkpoint when the state is not finite)."""
+        if isinstance(exception, TrainingInterrupted) and trainer.global_step > 0:
+            exception.checkpoint = self.save(trainer) or trainer.last_checkpoint
 
     @hookimpl
     def on_load_checkpoint(self, trainer, checkpoint):

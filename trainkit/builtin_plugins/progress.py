@@ -2,7 +2,8 @@
 
 The bar is shown only when stderr is a terminal (``enabled=None``), so logs
 of batch jobs and CI stay clean; the per-epoch summary always goes to the
-``trainkit`` logger (Python logging).
+``trainkit`` logger (Python logging). Values that are not numbers are left out
+(:func:`trainkit.metric_values.numeric_metrics`).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Optional
 
 from ..hookspecs import hookimpl
 from ..plugins.callback import ConfiguredCallback
+from ..metric_values import numeric_metrics
 
 __all__ = ["ProgressBar", "ProgressConf"]
 
@@ -89,7 +91,10 @@ class ProgressBar(ConfiguredCallback):
 
     @hookimpl
     def on_log(self, trainer, step, metrics):
-        if self._bar is None or "train/loss" not in metrics:
+        if self._bar is None:
+            return
+        metrics = numeric_metrics(metrics, trainer)
+        if "train/loss" not in metrics:
             return
         postfix = {"loss": f"{metrics['train/loss']:.4g}"}
         lrs = [v for k, v in metrics.items() if k.startswith("train/lr/")]
@@ -100,7 +105,8 @@ class ProgressBar(ConfiguredCallback):
     @hookimpl
     def on_epoch_end(self, trainer, epoch, metrics):
         self._close()
-        log.info("epoch %d/%d (step %d): %s", epoch + 1, trainer.max_epochs, trainer.global_step, _fmt(metrics))
+        shown = _fmt(numeric_metrics(metrics, trainer))
+        log.info("epoch %d/%d (step %d): %s", epoch + 1, trainer.max_epochs, trainer.global_step, shown)
 
     @hookimpl
     def on_fit_end(self, trainer, metrics):

@@ -8,7 +8,12 @@ scalars the Trainer reports through ``on_log`` (``train/loss``,
 ``val/loss``, ``val/accuracy``, ``time/epoch``) and, at the end, the hparams
 summary with the final metrics written into the same writer (tensorboardX's
 ``add_hparams`` would start a separate sub-run). Events are flushed at each
-epoch end, on an exception, at teardown and on SIGTERM.
+epoch end and on an exception (Ctrl-C and SIGTERM included: the Trainer turns
+them into ``TrainingInterrupted``, see :mod:`trainkit.interrupts`); at teardown
+the writer is closed, which writes every queued event, in a daemon thread
+given ``close_timeout`` seconds, so a writer that blocks cannot keep the
+process from exiting. Values that are not numbers are left out
+(:func:`trainkit.metric_values.numeric_metrics`).
 
 Metric names become valid TensorBoard tags through :class:`TagNames`: param
 group names such as ``unfreeze:features.*`` hold characters TensorBoard does
@@ -18,13 +23,13 @@ from __future__ import annotations
 
 import logging
 import re
-import signal
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..hookspecs import hookimpl
 from ..plugins.callback import ConfiguredCallback
+from ..interrupts import call_with_timeout
+from ..metric_values import numeric_metrics
 
 __all__ = ["TagNames", "TensorBoardConf", "TensorBoardLogger"]
 
@@ -87,6 +92,8 @@ class TensorBoardLogger(ConfiguredCallback):
         hparams: hyperparameters to record; default: the Trainer's ``config``
             flattened to ``{"optimizer.lr": 0.001, ...}``.
         flush_secs: tensorboardX's background flush interval.
+        close_timeout: seconds to wait for the writer to close at teardown before
+            giving up with a warning (events still queued are then lost).
     """
 
     name = "tensorboard"
@@ -96,13 +103,14 @@ class TensorBoardLogger(ConfiguredCallback):
     #: under strategy="ddp" only rank 0 runs it
     rank_zero_only = True
 
-    def __init__(self, log_dir: str | Path | None = None, hparams: dict | None = None, flush_secs: int = 30):
+    def __init__(self, log_dir: str | Path | None = None, hparams: dict | None = None, flush_secs: int = 30,
+                 close_timeout: float = 10.0):
         self.log_dir = Path(log_dir) if log_dir is not None else None
         self.hparams = hparams
         self.flush_secs = flush_secs
+        self.close_timeout = close_timeout
         self.writer = None
         self.tags = TagNames()
-        self._previous_sigterm = None
 
     # ------------------------------------------------------------------ lifecycle
     @hookimpl
@@ -116,12 +124,11 @@ class TensorBoardLogger(ConfiguredCallback):
             log_dir = trainer.run_dir / "tensorboard"
         self.log_dir = Path(log_dir)
         self.writer = SummaryWriter(logdir=str(self.log_dir), flush_secs=self.flush_secs)
-        self._install_sigterm()
 
     @hookimpl
     def on_log(self, trainer, step, metrics):
         writer, tags = self.writer, self.tags
-        for name, value in metrics.items():
+        for name, value in numeric_metrics(metrics, trainer).items():
             writer.add_scalar(tags(name), value, step)
 
     @hookimpl
@@ -136,7 +143,7 @@ class TensorBoardLogger(ConfiguredCallback):
 
         hp = self.hparams if self.hparams is not None else hparams_from_config(trainer.config)
         hp = {k: _hparam_value(v) for k, v in hp.items()} or {"run": str(trainer.run_dir)}
-        final = {self.tags(f"hparams/{k}"): float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
+        final = {self.tags(f"hparams/{k}"): v for k, v in numeric_metrics(metrics, trainer).items()}
         exp, ssi, sei = hparams_summary(hp, final)
         file_writer = self.writer.file_writer
         for summary in (exp, ssi, sei):
@@ -151,38 +158,15 @@ class TensorBoardLogger(ConfiguredCallback):
 
     @hookimpl
     def on_teardown(self, trainer):
-        self._restore_sigterm()
         if self.writer is not None:
-            self.writer.close()
-            self.writer = None
+            writer, self.writer = self.writer, None
+            call_with_timeout(writer.close, self.close_timeout, f"closing the TensorBoard writer of {self.log_dir}")
 
     # ------------------------------------------------------------------ helpers
     def flush(self) -> None:
         """Write buffered events to disk now."""
         if self.writer is not None:
             self.writer.flush()
-
-    def _install_sigterm(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-        previous = signal.getsignal(signal.SIGTERM)
-
-        def handler(signum, frame):
-            self.flush()
-            if callable(previous):
-                previous(signum, frame)
-            elif previous == signal.SIG_IGN:
-                return
-            else:  # default action: die with SIGTERM's status, after finally blocks run
-                raise SystemExit(128 + signum)
-
-        self._previous_sigterm = previous
-        signal.signal(signal.SIGTERM, handler)
-
-    def _restore_sigterm(self) -> None:
-        if self._previous_sigterm is not None and threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, self._previous_sigterm)
-        self._previous_sigterm = None
 
 
 @hookimpl

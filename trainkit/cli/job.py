@@ -3,7 +3,9 @@
 A problem found once the run directory exists is one ``trainkit: error:`` line
 and a non-zero exit (the directory is removed when nothing was written to it);
 inside a ``-m`` sweep the failure is recorded in :data:`SWEEP_FAILURES` and the
-sweep goes on.
+sweep goes on. Ctrl-C or SIGTERM during training is one ``trainkit: interrupted ...``
+line naming the checkpoint and the ``resume=`` to continue, and exit status 130 or
+143, also inside a sweep (which stops).
 """
 from __future__ import annotations
 
@@ -122,6 +124,8 @@ def train_job(cfg) -> float | None:
     from hydra.core.hydra_config import HydraConfig
 
     from ..compose import ConfigError, build_run
+    from ..interrupts import TrainingInterrupted
+    from ..metric_values import numeric_metrics
     from ..plugins import TrainingAbort
 
     run_dir = HydraConfig.get().runtime.output_dir
@@ -162,6 +166,8 @@ def train_job(cfg) -> float | None:
             warnings.filterwarnings("ignore", message="(overflow|invalid value) encountered",
                                     category=RuntimeWarning, module=r"trainkit(\.|$)")
             metrics = run.trainer.fit()
+    except TrainingInterrupted as exc:
+        return _report_interrupt(exc, run_dir)
     except TrainingAbort as exc:
         return _fail_job(run_dir, f"training stopped: {exc}", EXIT_TRAINING_ERROR, keep_dir=resuming)
     except _user_errors() as exc:
@@ -170,13 +176,27 @@ def train_job(cfg) -> float | None:
         if not _is_builtin_plugin_error(exc):
             raise
         return _fail_job(run_dir, str(exc.original), EXIT_TRAINING_ERROR, keep_dir=resuming)
-    metrics = dict(metrics or {})
+    metrics = numeric_metrics(metrics or {}, run.trainer)
     metric, value = job_objective(run, metrics)
     if not main:
         return value if math.isfinite(value) else None
     print_run_end(run, metrics, run_dir)
     write_status(run_dir, "ok", metric=metric, value=value)
     return value if math.isfinite(value) else None
+
+
+def _report_interrupt(exc, run_dir: str) -> None:
+    """Ctrl-C/SIGTERM: one line saying where the run stopped and how to continue, then exit
+    with 128 + the signal number (a sweep stops too); a further signal now exits at once."""
+    import shlex
+
+    from ..interrupts import exit_on_next_signal
+
+    exit_on_next_signal()
+    how = f"; resume with: trainkit train resume={shlex.quote(str(run_dir))}" if exc.checkpoint else ""
+    print(f"trainkit: {exc.summary()}{how}", file=sys.stderr, flush=True)
+    log.debug("job interrupted: %s", exc)
+    sys.exit(exc.exit_code)
 
 
 def _discard_run_dir(run_dir: str) -> None:
