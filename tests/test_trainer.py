@@ -263,10 +263,10 @@ def test_grad_norm_is_logged_without_clipping_and_only_computed_on_log_steps(mon
                 logged[step] = metrics["train/grad_norm"]
 
     calls = []
-    import trainkit.trainer as trainer_module
+    import trainkit.train_log as train_log
 
-    original = trainer_module.grad_norm
-    monkeypatch.setattr(trainer_module, "grad_norm", lambda params: calls.append(1) or original(params))
+    original = train_log.grad_norm
+    monkeypatch.setattr(train_log, "grad_norm", lambda params: calls.append(1) or original(params))
     make_trainer(plugins=[Spy()], log_every=3, max_epochs=3).fit()  # 4 updates an epoch, 12 in all
     assert sorted(logged) == [3, 4, 6, 8, 9, 12]  # every 3 steps and at the epoch-end flushes
     assert len(calls) == len(logged)  # computed once per log, not every step

@@ -13,9 +13,10 @@ from .distributed.strategy import make_strategy
 from .evaluate import evaluate
 from .hookspecs import PHASES
 from .interrupts import SignalGuard
-from .nn.utils import grad_norm
 from .plugins import HookDispatcher, get_plugin_manager, plugin_name_of, registered
-from .trainer_inputs import batch_to_device, check_count, per_fit_plugins, sort_schedulers
+from .train_log import TrainLog
+from .schedule_steps import ScheduleSteps
+from .trainer_inputs import batch_to_device, check_count, check_parts, per_fit_plugins
 
 __all__ = ["Trainer", "LIFECYCLE_HOOKS"]
 
@@ -150,13 +151,6 @@ class Trainer:
         config: Mapping | None = None,
         strategy=None,
     ):
-        if not callable(loss):
-            raise TypeError(f"Trainer: loss must be callable, got {type(loss).__name__}")
-        if not hasattr(optimizer, "step") or not hasattr(optimizer, "param_groups"):
-            raise TypeError(
-                f"Trainer: optimizer must be a trainkit.optim optimizer (step, param_groups), "
-                f"got {type(optimizer).__name__}"
-            )
         self.max_epochs = check_count("max_epochs", max_epochs, 0)
         self.max_steps = check_count("max_steps", max_steps, 0, allow_none=True)
         self.accumulate = check_count("accumulate", accumulate, 1)
@@ -169,18 +163,10 @@ class Trainer:
         self.optimizer = optimizer
         self.train_loader = train_loader
         self.val_loader = val_loader
-        self.schedulers, self._step_schedulers, self._epoch_schedulers, self._plateau_schedulers = \
-            sort_schedulers(scheduler)
-        self._needs_closure = bool(getattr(optimizer, "requires_closure", False))
-        if self._needs_closure and self.accumulate != 1:
-            raise ValueError(
-                f"Trainer: {type(optimizer).__name__} is stepped with a closure that re-evaluates one batch; "
-                f"it cannot accumulate gradients (accumulate={self.accumulate}); use accumulate=1"
-            )
+        self._schedules = ScheduleSteps(scheduler)
+        self.schedulers = self._schedules.all
+        self._needs_closure = check_parts(loss, optimizer, self.accumulate, grad_transforms)
         self.grad_transforms = list(grad_transforms)
-        for i, t in enumerate(self.grad_transforms):
-            if not callable(t):
-                raise TypeError(f"Trainer: grad_transforms[{i}] ({type(t).__name__}) is not callable")
         self.plugins = list(plugins)
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.default_plugins = default_plugins
@@ -205,16 +191,13 @@ class Trainer:
         self.already_finished: str | None = None
         self.last_checkpoint: Path | None = None
         self.resumed_from: Path | None = None
-        self.last_grad_norm = None
         self.active_plugins: list[Any] = []
         self.hooks: HookDispatcher | None = None
         self._fits_started = 0
-        self._loss_sum = 0.0
-        self._loss_count = 0
+        self._log = TrainLog()
         self._grads_zeroed = False
         self._validated_at: int | None = None
         self._batch: tuple | None = None
-        self._norm_step = -1  # global_step whose gradient norm last_grad_norm is
         self.strategy.prepare(self)
         self._signals = SignalGuard(self)  # check() at the safe points of the loop
 
@@ -318,8 +301,7 @@ class Trainer:
                 scale = self.strategy.loss_scale(acc)
                 (loss * scale if scale != 1.0 else loss).backward()
                 hooks("on_after_backward", trainer=self)
-                self._loss_sum = self._loss_sum + seen.data
-                self._loss_count += 1
+                self._log.add_loss(seen.data)
                 contributed += 1
             micro += 1
             if micro == acc:
@@ -344,25 +326,22 @@ class Trainer:
         """Transforms, optimizer step, step schedulers, counters. Returns True if skipped."""
         hooks = self.hooks
         skipped = contributed == 0
-        norm_known = False
+        norm = None
         if not skipped:
             self.strategy.reduce_gradients(self.optimizer)  # ddp: the global gradient, once per update
         if not skipped and self.grad_transforms:
             params = [p for g in self.optimizer.param_groups for p in g["params"]]
             for t in self.grad_transforms:
                 go_on = t(params)
-                norm = getattr(t, "last_norm", None)
-                if norm is not None:
-                    self.last_grad_norm = norm
-                    norm_known = True
+                norm = getattr(t, "last_norm", None) if getattr(t, "last_norm", None) is not None else norm
                 if go_on is False:
                     skipped = True
                     break
             skipped = self.agree(skipped)
-        if not skipped and (self.global_step + 1) % self.log_every == 0:
-            if not norm_known:
-                self.last_grad_norm = grad_norm(p for g in self.optimizer.param_groups for p in g["params"])
-            self._norm_step = self.global_step + 1
+        if norm is not None and skipped:
+            self._log.last_grad_norm = norm
+        if not skipped:
+            self._log.before_step(self, norm)
         if skipped:
             self.skipped_steps += 1
         else:
@@ -372,8 +351,7 @@ class Trainer:
             else:
                 self.optimizer.step()
             hooks("on_after_optimizer_step", trainer=self, optimizer=self.optimizer)
-            for sched in self._step_schedulers:
-                sched.step()
+            self._schedules.after_update()
         self.global_step += 1
         self._grads_zeroed = False
         if self.global_step % self.log_every == 0:
@@ -392,53 +370,28 @@ class Trainer:
         return seen
 
     def _log_train(self) -> None:
-        metrics: dict[str, float] = {}
-        if self._loss_count:
-            metrics["train/loss"] = float(self._loss_sum) / self._loss_count
-            self._loss_sum, self._loss_count = 0.0, 0
-        for i, group in enumerate(self.optimizer.param_groups):
-            metrics[f"train/lr/{group.get('name', i)}"] = float(group["lr"])
-        if self._norm_step != self.global_step and not self.grad_transforms:
-            # a flush between log steps (epoch end, max_steps): the last update's gradients
-            norm = grad_norm(p for g in self.optimizer.param_groups for p in g["params"])
-            if norm is not None:
-                self.last_grad_norm, self._norm_step = norm, self.global_step
-        if self.last_grad_norm is not None:
-            metrics["train/grad_norm"] = float(self.last_grad_norm)
-        metrics["train/skipped_steps"] = float(self.skipped_steps)
+        metrics = self._log.report(self)
         self.metrics.update(metrics)
         self.hooks("on_log", trainer=self, step=self.global_step, metrics=metrics)
 
+    @property
+    def last_grad_norm(self):
+        """The last computed global gradient 2-norm (a device scalar; None before the first)."""
+        return self._log.last_grad_norm
+
     def _end_epoch(self) -> None:
-        if self._loss_count:
+        if self._log.pending:
             self._log_train()
         metrics: dict[str, float] = {"time/epoch": time.perf_counter() - self._epoch_t0}
         self.metrics.update(metrics)
-        if self.val_loader is not None and (self.epoch + 1) % self.val_every == 0:
-            val = self.validate()
-            metrics.update(val)
-            for sched in self._plateau_schedulers:
-                self._step_plateau(sched)
-        elif self.val_loader is None:
-            for sched in self._plateau_schedulers:  # no validation: the epoch's (train) metrics
-                self._step_plateau(sched)
-        for sched in self._epoch_schedulers:
-            sched.step()
+        validated = self.val_loader is not None and (self.epoch + 1) % self.val_every == 0
+        if validated:
+            metrics.update(self.validate())
+        self._schedules.at_epoch_end(self.metrics, validated, self.val_loader is not None)
         finished = self.epoch
         self.epoch += 1
         self.hooks("on_log", trainer=self, step=self.global_step, metrics=metrics)
         self.hooks("on_epoch_end", trainer=self, epoch=finished, metrics=self.metrics)
-
-    def _step_plateau(self, sched) -> None:
-        """Step a plateau scheduler with ``metrics[monitor]``; MissingMetricError lists the metrics."""
-        from .optim.lr_scheduler import MissingMetricError
-
-        if hasattr(sched, "step_from"):
-            sched.step_from(self.metrics)
-            return
-        if sched.monitor not in self.metrics:
-            raise MissingMetricError(sched.monitor, self.metrics.keys())
-        sched.step(self.metrics[sched.monitor])
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> dict[str, float]:
@@ -457,7 +410,7 @@ class Trainer:
         return metrics
 
     def _final_metrics(self) -> dict[str, float]:
-        if self._loss_count:
+        if self._log.pending:
             self._log_train()
         if self.val_loader is not None and self._validated_at != self.global_step and self.global_step:
             val = self.validate()

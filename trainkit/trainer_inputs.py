@@ -1,7 +1,7 @@
 """What a Trainer is given, checked and arranged before the loop runs.
 
 The Trainer calls these once, at construction and at the start of each fit:
-counts are checked, schedulers sorted by when they step, the per-fit plugin
+counts are checked, the per-fit plugin
 objects assembled (the default callbacks added), and each batch becomes a tuple
 of tensors on the run's device.
 """
@@ -14,7 +14,7 @@ from .autograd.tensor import Tensor
 from .backend import Device
 from .plugins import plugin_name_of, registry
 
-__all__ = ["batch_to_device", "check_count", "per_fit_plugins", "sort_schedulers"]
+__all__ = ["batch_to_device", "check_count", "check_parts", "per_fit_plugins"]
 
 
 def check_count(name: str, value, minimum: int, allow_none: bool = False):
@@ -28,28 +28,26 @@ def check_count(name: str, value, minimum: int, allow_none: bool = False):
     return value
 
 
-def sort_schedulers(scheduler) -> tuple[list, list, list, list]:
-    """``(all, per step, per epoch, plateau)`` of one scheduler, a list of them, or None.
-
-    A scheduler with ``.monitor`` (plateau) steps after validation; others by
-    their ``.interval`` (``"step"`` or ``"epoch"``, the default).
-    """
-    schedulers = [] if scheduler is None else list(scheduler) if isinstance(scheduler, (list, tuple)) else [scheduler]
-    step, epoch, plateau = [], [], []
-    for i, sched in enumerate(schedulers):
-        interval = getattr(sched, "interval", "epoch")
-        if hasattr(sched, "monitor"):
-            plateau.append(sched)
-        elif interval == "step":
-            step.append(sched)
-        elif interval == "epoch":
-            epoch.append(sched)
-        else:
-            raise ValueError(
-                f"Trainer: scheduler {i} ({type(sched).__name__}) has interval={interval!r}; "
-                "expected 'epoch' or 'step'"
-            )
-    return schedulers, step, epoch, plateau
+def check_parts(loss, optimizer, accumulate: int, grad_transforms) -> bool:
+    """Check the loss, optimizer and gradient transforms a Trainer is given; returns whether the
+    optimizer must be stepped with a closure (``requires_closure``, as LBFGS)."""
+    if not callable(loss):
+        raise TypeError(f"Trainer: loss must be callable, got {type(loss).__name__}")
+    if not hasattr(optimizer, "step") or not hasattr(optimizer, "param_groups"):
+        raise TypeError(
+            f"Trainer: optimizer must be a trainkit.optim optimizer (step, param_groups), "
+            f"got {type(optimizer).__name__}"
+        )
+    needs_closure = bool(getattr(optimizer, "requires_closure", False))
+    if needs_closure and accumulate != 1:
+        raise ValueError(
+            f"Trainer: {type(optimizer).__name__} is stepped with a closure that re-evaluates one batch; "
+            f"it cannot accumulate gradients (accumulate={accumulate}); use accumulate=1"
+        )
+    for i, t in enumerate(grad_transforms):
+        if not callable(t):
+            raise TypeError(f"Trainer: grad_transforms[{i}] ({type(t).__name__}) is not callable")
+    return needs_closure
 
 
 def per_fit_plugins(plugins: Iterable[Any], default_plugins, has_run_dir: bool) -> list[Any]:
