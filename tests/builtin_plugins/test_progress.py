@@ -53,4 +53,16 @@ def test_logs_one_line_per_epoch(caplog, monkeypatch):
     with caplog.at_level(logging.INFO, logger="trainkit.progress"):
         run(ProgressBar(enabled=False), epochs=3)
     lines = [r.getMessage() for r in caplog.records if r.name == "trainkit.progress"]
-    assert len(lines) == 3 and lines[0].startswith("epoch 1/3 (step 4): train/loss=")
+    assert len(lines) == 3 and lines[0].startswith("epoch 1/3 step 4: loss ")
+    assert "skipped" not in lines[0] and "lr 0.1" in lines[0]  # compact: no zero counters
+
+
+def test_without_logging_the_epoch_line_goes_to_stdout(capsys, monkeypatch):
+    """Trainer.fit() from Python or a notebook (no logging set up, no terminal) is not silent."""
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    root, trainkit_logger = logging.getLogger(), logging.getLogger("trainkit")
+    monkeypatch.setattr(root, "handlers", [])
+    monkeypatch.setattr(trainkit_logger, "handlers", [])
+    run(ProgressBar(), epochs=2)
+    out = capsys.readouterr().out.splitlines()
+    assert [ln.split(":")[0] for ln in out] == ["epoch 1/2 step 4", "epoch 2/2 step 8"]

@@ -152,7 +152,7 @@ class Checkpointing(ConfiguredCallback):
         path = self.save(trainer)
         if path is not None and improved:
             self.best_path = ckpt.atomic_copy(path, path.parent / "best.npz")
-            log.info("new best %s = %.6g: %s", self.monitor, self.best, self.best_path)
+            log.debug("new best %s = %.6g: %s", self.monitor, self.best, self.best_path)
 
     @hookimpl
     def on_fit_end(self, trainer, metrics):
