@@ -210,6 +210,10 @@ class Trainer:
                 return p
         return None
 
+    def hand_over_lr(self) -> None:
+        """Stop stepping the run's schedulers for the rest of the fit (``swa`` anneals the lr itself)."""
+        self._step_schedulers, self._epoch_schedulers, self._plateau_schedulers = [], [], []
+
     # ------------------------------------------------------------------ fit
     def fit(self) -> dict[str, float]:
         """Train until ``max_epochs``/``max_steps``/``should_stop``; return the final metrics."""

@@ -32,6 +32,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "checkpointing",
     "early_stopping",
     "nan_guard",
+    "ema",
+    "swa",
 )
 
 
