@@ -11,6 +11,7 @@ from . import resume
 from .backend import Device
 from .evaluate import evaluate
 from .hookspecs import PHASES
+from .lr_finder import lr_find
 from .nn.utils import grad_norm
 from .plugins import HookDispatcher, get_plugin_manager, plugin_name_of, registered
 from .trainer_inputs import batch_to_device, check_count, per_fit_plugins, sort_schedulers
@@ -431,6 +432,12 @@ class Trainer:
             val = self.validate()
             self.hooks("on_log", trainer=self, step=self.global_step, metrics=val)
         return dict(self.metrics)
+
+    # ------------------------------------------------------------------ lr range test
+    def lr_find(self, min_lr: float = 1e-7, max_lr: float = 10.0, num_steps: int = 100, **options):
+        """The learning-rate range test on this run, leaving every state as it was
+        (:func:`trainkit.lr_finder.lr_find`; ``options``: ``smooth``, ``diverge``, ``method``)."""
+        return lr_find(self, min_lr=min_lr, max_lr=max_lr, num_steps=num_steps, **options)
 
     # ------------------------------------------------------------------ checkpoints
     def checkpoint_state(self) -> dict:
