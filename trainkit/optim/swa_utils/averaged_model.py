@@ -26,9 +26,30 @@ from .flat_average import FlatAverage
 __all__ = ["AveragedModel"]
 
 
-def _tensors(module: Module, use_buffers: bool) -> list:
-    tensors = list(module.parameters())
-    return tensors + list(module.buffers()) if use_buffers else tensors
+def _walk(module: Module) -> tuple[list, list]:
+    """``(parameters, buffers)`` in ``module.parameters()``/``module.buffers()`` order, in one pass
+    (without building the dotted names: an update of a 1,000-layer model walks it twice)."""
+    params, buffers, seen_params, seen_modules = [], [], set(), set()
+    stack = [module]
+    while stack:
+        m = stack.pop()
+        if id(m) in seen_modules:
+            continue
+        seen_modules.add(id(m))
+        d = m.__dict__
+        for p in d["_parameters"].values():
+            if p is not None and id(p) not in seen_params:
+                seen_params.add(id(p))
+                params.append(p)
+        buffers.extend([b for b in d["_buffers"].values() if b is not None])
+        stack.extend(reversed([c for c in d["_modules"].values() if c is not None]))
+    return params, buffers
+
+
+def _tensors(module: Module, use_buffers: bool) -> tuple[list, list]:
+    """The tensors averaged (parameters, and buffers with ``use_buffers``) and the buffers."""
+    params, buffers = _walk(module)
+    return (params + buffers if use_buffers else params), buffers
 
 
 class AveragedModel(Module):
@@ -59,6 +80,7 @@ class AveragedModel(Module):
         self.multi_avg_fn = multi_avg_fn
         self.use_buffers = bool(use_buffers)
         self._flat: dict = {}
+        self._plan: tuple | None = None  # see _prepare
 
     def forward(self, *args, **kwargs):
         return self.module(*args, **kwargs)
@@ -67,45 +89,62 @@ class AveragedModel(Module):
         clone = AveragedModel.__new__(AveragedModel)
         memo[id(self)] = clone
         for key, value in self.__dict__.items():
-            object.__setattr__(clone, key, {} if key == "_flat" else copy.deepcopy(value, memo))
+            fresh = {"_flat": {}, "_plan": None}
+            object.__setattr__(clone, key, fresh[key] if key in fresh else copy.deepcopy(value, memo))
         return clone
 
     # ------------------------------------------------------------------ updating
     def update_parameters(self, model: Module) -> None:
         """Average ``model``'s current weights in (the first call copies them)."""
         with no_grad():
-            own = _tensors(self.module, self.use_buffers)
-            theirs = _tensors(model, self.use_buffers)
-            pairs = list(zip(own, theirs))
-            own = [a for a, _ in pairs]
-            sources = [self._source(a, b) for a, b in pairs]
+            own, sources, groups, own_buffers, model_buffers = self._prepare(model)
             n = int(self.n_averaged.data)
             if n == 0:
-                self._copy(own, sources)
+                self._copy(groups)
             elif self.multi_avg_fn is not None or self.avg_fn is None:
-                for key, members in self._groups(own).items():
-                    self._average_group(key, [own[i] for i in members], [sources[i] for i in members])
+                for key, (tensors, group_sources) in groups.items():
+                    self._average_group(key, tensors, group_sources)
             else:
                 for a, s in zip(own, sources):
                     new = self.avg_fn(a.detach(), Tensor._wrap(s), self.n_averaged)
                     a.data[...] = new.data if isinstance(new, Tensor) else new
             if not self.use_buffers:
-                for b_own, b_model in zip(self.module.buffers(), model.buffers()):
+                for b_own, b_model in zip(own_buffers, model_buffers):
                     b_own.data[...] = to_device(b_model.data, device_of(b_own.data))
             self.n_averaged.data[...] = self.n_averaged.data + 1
 
+    def _prepare(self, model: Module) -> tuple:
+        """The averaged tensors, the model's arrays (on the averaged ones' devices), the (dtype, device)
+        groups and both buffer lists; the groups are reused while the same tensors and arrays come back."""
+        own, own_buffers = _tensors(self.module, self.use_buffers)
+        theirs, model_buffers = _tensors(model, self.use_buffers)
+        datas = [t.data for t in theirs][:len(own)]
+        own = own[:len(datas)]
+        arrays = datas + [t.data for t in own]
+        plan = self._plan
+        if plan is not None and len(plan[3]) == len(arrays) and all(a is b for a, b in zip(arrays, plan[3])):
+            return plan[0], plan[1], plan[2], own_buffers, model_buffers
+        sources = [self._source(a, d) for a, d in zip(own, datas)]
+        groups = self._groups(own, sources)
+        moved = any(s is not d or d.dtype != t.data.dtype for s, d, t in zip(sources, datas, own))
+        self._plan = None if moved else (own, sources, groups, arrays)
+        return own, sources, groups, own_buffers, model_buffers
+
     @staticmethod
-    def _source(averaged, current):
-        data = current.data
+    def _source(averaged, data):
         target = device_of(averaged.data)
         return data if device_of(data) == target else to_device(data, target)
 
     @staticmethod
-    def _groups(tensors: list) -> dict:
-        """(dtype, device) -> positions, in first-seen order (torch groups the same way)."""
+    def _groups(tensors: list, sources: list) -> dict:
+        """(dtype, device) -> (averaged tensors, the model's arrays cast to that dtype), in first-seen order
+        (torch groups the same way)."""
         groups: dict = {}
-        for i, t in enumerate(tensors):
-            groups.setdefault((t.data.dtype, str(device_of(t.data))), []).append(i)
+        for t, source in zip(tensors, sources):
+            dtype = t.data.dtype
+            members = groups.setdefault((dtype, str(device_of(t.data))), ([], []))
+            members[0].append(t)
+            members[1].append(source if source.dtype == dtype else source.astype(dtype))
         return groups
 
     def _layout(self, key, tensors: list) -> FlatAverage:
@@ -114,18 +153,13 @@ class AveragedModel(Module):
             flat = self._flat[key] = FlatAverage(tensors)
         return flat
 
-    def _copy(self, own: list, sources: list) -> None:
-        for key, members in self._groups(own).items():
-            tensors = [own[i] for i in members]
+    def _copy(self, groups: dict) -> None:
+        for key, (tensors, sources) in groups.items():
             if key[0].kind == "f" and self._fused():
-                self._layout(key, tensors).copy_from([self._cast(sources[i], key[0]) for i in members])
+                self._layout(key, tensors).copy_from(sources)
             else:
-                for t, i in zip(tensors, members):
-                    t.data[...] = sources[i]
-
-    @staticmethod
-    def _cast(array, dtype):
-        return array if array.dtype == dtype else array.astype(dtype)
+                for t, source in zip(tensors, sources):
+                    t.data[...] = source
 
     def _fused(self) -> bool:
         return self.avg_fn is None and (self.multi_avg_fn is None or isinstance(self.multi_avg_fn, MultiAverage))
@@ -144,4 +178,4 @@ class AveragedModel(Module):
             rule, scalars, flags = SWA_DIVIDE_RULE, {"count": float(int(self.n_averaged.data) + 1)}, {}
         else:
             rule, scalars, flags = (fn or get_swa_multi_avg_fn()).arguments(self.n_averaged, dtype)
-        self._layout(key, tensors).update([self._cast(s, dtype) for s in sources], rule, scalars, flags)
+        self._layout(key, tensors).update(sources, rule, scalars, flags)
