@@ -96,16 +96,7 @@ def test_fixture_averages_move():
 
 
 def tk_swalr(case: str) -> list[list[float]]:
-    lrs, swa_lr, anneal_epochs, strategy, steps = GEN.SWALR_CASES[case]
-    params = [tk.nn.Parameter(tk.zeros(1)) for _ in lrs]
-    opt = tk.optim.SGD([{"params": [p], "lr": lr} for p, lr in zip(params, lrs)])
-    sched = S.SWALR(opt, swa_lr, anneal_epochs=anneal_epochs, anneal_strategy=strategy)
-    seq = [[g["lr"] for g in opt.param_groups]]
-    for _ in range(steps):
-        opt.step()
-        sched.step()
-        seq.append([g["lr"] for g in opt.param_groups])
-    return seq
+    return GEN.swalr_sequence(tk, S.SWALR, case)
 
 
 @pytest.mark.parametrize("case", sorted(GEN.SWALR_CASES))
@@ -116,7 +107,7 @@ def test_swalr_matches_fixture(case):
 @pytest.mark.torch
 @pytest.mark.parametrize("case", sorted(GEN.SWALR_CASES))
 def test_swalr_matches_torch_live(case, torch):
-    assert tk_swalr(case) == GEN.torch_swalr(torch, case)
+    assert tk_swalr(case) == GEN.swalr_sequence(torch, torch.optim.swa_utils.SWALR, case)
 
 
 @pytest.mark.torch
