@@ -41,6 +41,10 @@ class ScheduleSteps:
                     "expected 'epoch' or 'step'"
                 )
 
+    def hand_over(self) -> None:
+        """Step none of them from now on (another part of the run, ``swa``, sets the lr itself)."""
+        self.per_step, self.per_epoch, self.plateau = [], [], []
+
     def after_update(self) -> None:
         """An update was applied: the step-interval schedulers step."""
         for sched in self.per_step:

@@ -13,6 +13,7 @@ from .distributed.strategy import make_strategy
 from .evaluate import evaluate
 from .hookspecs import PHASES
 from .interrupts import SignalGuard
+from .lr_finder import lr_find
 from .plugins import HookDispatcher, get_plugin_manager, plugin_name_of, registered
 from .train_log import TrainLog
 from .schedule_steps import ScheduleSteps
@@ -208,6 +209,10 @@ class Trainer:
             if plugin_name_of(p) == name:
                 return p
         return None
+
+    def hand_over_lr(self) -> None:
+        """Stop stepping the run's schedulers for the rest of the fit (``swa`` anneals the lr itself)."""
+        self._schedules.hand_over()
 
     # ------------------------------------------------------------------ fit
     def fit(self) -> dict[str, float]:
@@ -416,6 +421,12 @@ class Trainer:
             val = self.validate()
             self.hooks("on_log", trainer=self, step=self.global_step, metrics=val)
         return dict(self.metrics)
+
+    # ------------------------------------------------------------------ lr range test
+    def lr_find(self, min_lr: float = 1e-7, max_lr: float = 10.0, num_steps: int = 100, **options):
+        """The learning-rate range test on this run, leaving every state as it was
+        (:func:`trainkit.lr_finder.lr_find`; ``options``: ``smooth``, ``diverge``, ``method``)."""
+        return lr_find(self, min_lr=min_lr, max_lr=max_lr, num_steps=num_steps, **options)
 
     # ------------------------------------------------------------------ checkpoints
     def checkpoint_state(self) -> dict:

@@ -1,11 +1,12 @@
-"""The ``trainkit`` command: ``train``, ``groups``, ``plugins``.
+"""The ``trainkit`` command: ``train``, ``lr-find``, ``groups``, ``export``, ``plugins``.
 
 ``trainkit train [overrides]`` runs Hydra's own entry point (``hydra.main``) on
 trainkit's configs, so every Hydra feature works as documented: ``-m`` sweeps,
 ``--cfg job``, ``--help``, ``--config-dir``, ``hydra.run.dir=...``.
 
 * :mod:`.train`: ``trainkit train`` and its ``--help``; :mod:`.job`: the Hydra task;
-* :mod:`.inspect_cmds`: ``trainkit groups`` and ``trainkit plugins``;
+* :mod:`.lr_find`: ``trainkit lr-find`` (the learning-rate range test);
+* :mod:`.inspect_cmds`: ``trainkit groups``, ``trainkit export`` and ``trainkit plugins``;
 * :mod:`.common`: exit codes, one-line errors and warnings.
 
 Hydra, numba and tensorboardX are imported only by the subcommand that needs
@@ -20,6 +21,7 @@ from .common import EXIT_CONFIG_ERROR, error, warnings_as_lines
 from .compare import cmd_compare
 from .completion import cmd_completion
 from .inspect_cmds import cmd_export, cmd_groups, cmd_plugins
+from .lr_find import cmd_lr_find
 from .train import cmd_train
 
 __all__ = ["main"]
@@ -37,6 +39,8 @@ commands:
                        `trainkit train --help` lists the config groups and options,
                        `trainkit train --cfg job` prints the composed config.
   resume DIR [overrides]  continue a run with the config it was started with
+  lr-find [overrides]  the learning-rate range test of a run (same overrides as train):
+                       prints the loss curve and the suggested lr, --plot out.png draws it
   groups [overrides]   print the parameter-group table (freeze / param_groups /
                        no_decay / layer_decay rules) for a config, without training;
                        with init_from=FILE also what each of its weights loads into
@@ -72,6 +76,7 @@ def cmd_resume(argv: list[str]) -> int:
 
 COMMANDS = {
     "train": cmd_train,
+    "lr-find": cmd_lr_find,
     "resume": cmd_resume,
     "groups": cmd_groups,
     "compare": cmd_compare,

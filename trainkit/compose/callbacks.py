@@ -12,7 +12,7 @@ from ..config.schema import ConfigError
 from ..plugins import registry
 from .values import as_node, lookup
 
-__all__ = ["build_callbacks", "build_grad_transforms", "callback_monitors"]
+__all__ = ["build_callbacks", "build_grad_transforms", "callback_metrics", "callback_monitors"]
 
 
 def build_callbacks(node) -> list:
@@ -54,6 +54,11 @@ def callback_monitors(plugins) -> list[tuple[str, str, bool]]:
         if isinstance(metric, str):
             out.append((f"callbacks.{plugin.name}.monitor", metric, getattr(plugin, "monitor_required", True)))
     return out
+
+
+def callback_metrics(plugins) -> tuple[str, ...]:
+    """The validation metrics the built callbacks add (their ``metrics``, e.g. ``val_ema/loss``)."""
+    return tuple(m for plugin in plugins for m in getattr(plugin, "metrics", ()) if isinstance(m, str))
 
 
 def build_grad_transforms(node) -> list:

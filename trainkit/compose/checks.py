@@ -11,7 +11,7 @@ import difflib
 import logging
 
 from ..config.schema import LOADER_KEYS, ConfigError
-from .callbacks import build_callbacks, build_grad_transforms, callback_monitors
+from .callbacks import build_callbacks, build_grad_transforms, callback_metrics, callback_monitors
 from .data import check_loader_settings
 from .model import model_target
 from .values import call_kwargs, lookup
@@ -92,28 +92,29 @@ def configured_monitors(cfg, callbacks) -> list[tuple[str, str, bool]]:
 
 def check_monitors(cfg, callbacks) -> None:
     """Every configured monitor must name a metric some run can produce (before the data is known)."""
+    known = RUN_METRICS + callback_metrics(callbacks)
     for key, metric, _ in configured_monitors(cfg, callbacks):
-        if metric not in RUN_METRICS and not metric.startswith("train/lr/"):
-            raise unknown_metric(key, metric, RUN_METRICS)
+        if metric not in known and not metric.startswith("train/lr/"):
+            raise unknown_metric(key, metric, known)
 
 
-def run_metrics(val_loader, info, optimizer) -> list[str]:
-    """The metrics a run with this data and optimizer reports."""
+def run_metrics(val_loader, info, optimizer, callbacks=()) -> list[str]:
+    """The metrics a run with this data, optimizer and callbacks reports (callbacks' ``metrics``
+    are validation metrics: ``val_ema/loss``, ...)."""
     names = ["train/loss", "train/grad_norm", "train/skipped_steps", "time/epoch"]
     names += [f"train/lr/{g.get('name', i)}" for i, g in enumerate(optimizer.param_groups)]
     if val_loader is not None:
-        names.append("val/loss")
-        if info.num_classes:
-            names.append("val/accuracy")
+        validation = dict.fromkeys(("val/loss", "val/accuracy") + callback_metrics(callbacks))
+        names += [m for m in validation if info.num_classes or not m.endswith("/accuracy")]
     return names
 
 
 def check_run_monitors(callbacks, scheduler, val_loader, info, optimizer) -> None:
     """Monitors against the metrics of this very run (validation data? classification?)."""
-    available = run_metrics(val_loader, info, optimizer)
+    available = run_metrics(val_loader, info, optimizer, callbacks)
     checks = []
     for key, metric, required in callback_monitors(callbacks):
-        if not required and metric.startswith("val/") and val_loader is None:
+        if not required and metric.startswith("val") and val_loader is None:
             log.warning("%s=%r: this run has no validation data, so no best.npz is written; available "
                         "metrics: %s", key, metric, ", ".join(available))
             continue

@@ -32,7 +32,7 @@ __all__ = [
 
 
 def __getattr__(name):
-    # ``trainkit.optim.lr_scheduler`` like ``torch.optim.lr_scheduler``, imported on first use.
-    if name == "lr_scheduler":
-        return importlib.import_module(".lr_scheduler", __name__)
+    # ``trainkit.optim.lr_scheduler`` / ``swa_utils`` like torch.optim's, imported on first use.
+    if name in ("lr_scheduler", "swa_utils"):
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -33,6 +33,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "metrics_file",
     "early_stopping",
     "nan_guard",
+    "ema",
+    "swa",
 )
 
 

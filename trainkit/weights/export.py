@@ -16,11 +16,14 @@ from .safetensors_io import save_safetensors
 
 __all__ = ["export_checkpoint"]
 
-#: Where a checkpoint may keep EMA weights (a name -> array dict, or a dict with a "model" one).
+#: Where a checkpoint may keep EMA weights (a name -> array dict, or a dict with a "model" one); a
+#: file whose ``weights`` entry is ``"ema"`` (``best_ema.npz``) holds them as its ``model``.
 EMA_ENTRIES = (("ema",), ("plugins", "ema"))
 
 
 def _ema_weights(state: dict, path: Path) -> dict:
+    if state.get("weights") == "ema" and isinstance(state.get("model"), dict):
+        return state["model"]  # an EMA weights file (best_ema.npz)
     for keys in EMA_ENTRIES:
         entry = state
         for key in keys:
