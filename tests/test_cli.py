@@ -44,7 +44,7 @@ def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     """Every scalar of the run's TensorBoard directory, read back from its event files."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    acc = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
+    acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
     acc.Reload()
     return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
 
@@ -173,7 +173,7 @@ def test_sweep_gives_one_directory_and_tensorboard_run_per_job(tmp_path):
     assert names == ["adam", "rmsprop", "sgd"]
     assert set(printed_run_dirs(res.stdout)) == set(dirs)
     for d in dirs:
-        assert len(list((d / "tensorboard").glob("events.out.tfevents.*"))) == 1, d
+        assert len(list(d.glob("events.out.tfevents.*"))) == 1, d  # the run directory is the TensorBoard run
         logged = scalars(d)
         assert logged["train/loss"] and logged["val/loss"] and logged["train/grad_norm"], d
         assert len(logged["val/loss"]) == 1  # one epoch of this job only: no run shares its directory

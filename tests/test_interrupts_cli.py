@@ -83,7 +83,7 @@ class Run:
 
 def scalars(run_dir: Path) -> dict[str, list[int]]:
     """The steps of every scalar tag of the run's TensorBoard events."""
-    acc = event_accumulator.EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
+    acc = event_accumulator.EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
     acc.Reload()
     return {tag: [e.step for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
 

@@ -122,7 +122,7 @@ def test_installed_plugin_is_listed_and_trains_from_the_command_line(venv_python
     assert res.returncode == 0, res.stdout + res.stderr
     assert final_metrics(res.stdout)["val/accuracy"] > 0.5  # 3 classes: chance is 1/3
 
-    events = EventAccumulator(str(tmp_path / "runs" / "lion" / "tensorboard"))
+    events = EventAccumulator(str(tmp_path / "runs" / "lion"))
     events.Reload()
     norms = [t for t in events.Tags()["scalars"] if t.startswith("weights/norm/")]
     assert "weights/norm/layers.0.weight" in norms

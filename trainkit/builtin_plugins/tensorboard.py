@@ -121,7 +121,7 @@ class TensorBoardLogger(ConfiguredCallback):
         if log_dir is None:
             if trainer.run_dir is None:
                 raise ValueError("TensorBoardLogger needs a directory: pass log_dir= or give the Trainer a run_dir")
-            log_dir = trainer.run_dir / "tensorboard"
+            log_dir = trainer.run_dir  # the run directory: TensorBoard names the run after it
         self.log_dir = Path(log_dir)
         self.writer = SummaryWriter(logdir=str(self.log_dir), flush_secs=self.flush_secs)
 
@@ -137,19 +137,19 @@ class TensorBoardLogger(ConfiguredCallback):
 
     @hookimpl
     def on_fit_end(self, trainer, metrics):
+        """The hparams session of this run: the hyperparameters people compare, and as its metrics the
+        run's own scalar tags (the HPARAMS tab reads their last values: no duplicate ``hparams/*`` curves)."""
         from tensorboardX.summary import hparams as hparams_summary
 
-        from ..hparams import hparams_from_config
+        from ..hparams import compared_hparams
 
-        hp = self.hparams if self.hparams is not None else hparams_from_config(trainer.config)
+        hp = self.hparams if self.hparams is not None else compared_hparams(trainer.config, trainer.run_dir)
         hp = {k: _hparam_value(v) for k, v in hp.items()} or {"run": str(trainer.run_dir)}
-        final = {self.tags(f"hparams/{k}"): v for k, v in numeric_metrics(metrics, trainer).items()}
-        exp, ssi, sei = hparams_summary(hp, final)
+        shown = [k for k in numeric_metrics(metrics, trainer) if k.startswith(("val", "train/loss"))]
+        exp, ssi, sei = hparams_summary(hp, {self.tags(k): 0.0 for k in shown})
         file_writer = self.writer.file_writer
         for summary in (exp, ssi, sei):
             file_writer.add_summary(summary, trainer.global_step)
-        for tag, value in final.items():
-            self.writer.add_scalar(tag, value, trainer.global_step)
         self.flush()
 
     @hookimpl

@@ -60,6 +60,15 @@ def run_id() -> str:
     return _RUN_ID
 
 
+def run_name(overrides: str = "") -> str:
+    """A single run's directory name: the run id, then what the command line set (``lr=0.001,optimizer=adam``,
+    at most 80 characters), so ``tensorboard --logdir runs`` names each run by what it is."""
+    tail = str(overrides or "").replace("/", "-")
+    if len(tail) > 80:
+        tail = tail[:77] + "..."
+    return f"{run_id()}_{tail}" if tail else run_id()
+
+
 def _yaml_exists(group: str, name: str) -> bool:
     try:
         return (resources.files("trainkit.conf") / group / f"{name}.yaml").is_file()
@@ -77,6 +86,8 @@ def register_configs() -> None:
 
     if not OmegaConf.has_resolver("trainkit.run_id"):
         OmegaConf.register_new_resolver("trainkit.run_id", run_id)
+    if not OmegaConf.has_resolver("trainkit.run_name"):
+        OmegaConf.register_new_resolver("trainkit.run_name", run_name)
     cs = ConfigStore.instance()
     cs.store(name="trainkit_base", node=Config)
     for group, kind in REGISTRY_GROUPS.items():
