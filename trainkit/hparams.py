@@ -36,52 +36,64 @@ def hparams_from_config(config: Mapping | None) -> dict[str, Any]:
 
 #: The hyperparameters every run's TensorBoard hparams session shows (config key -> shown name).
 KEY_HPARAMS = {
-    "model.name": "model",
     "optimizer.name": "optimizer",
     "lr": "lr",
-    "optimizer.lr": "optimizer.lr",
-    "optimizer.weight_decay": "weight_decay",
-    "scheduler.name": "scheduler",
-    "data.name": "data",
     "data.batch_size": "batch_size",
-    "trainer.max_epochs": "max_epochs",
-    "trainer.seed": "seed",
+    "model.name": "model",
 }
+
+#: Command-line keys that are not hyperparameters (where output goes, how it is shown).
+_NOT_HPARAMS = ("callbacks.", "hydra", "resume", "init_", "device", "trainer.device", "trainer.threads",
+                "trainer.log_every", "trainer.num_processes", "trainer.strategy")
 
 
 def compared_hparams(config: Mapping | None, run_dir=None) -> dict[str, Any]:
-    """The hyperparameters people compare between runs: the keys set on the command line (the jobs of a
-    sweep differ in those; read from Hydra's ``.hydra/overrides.yaml`` of ``run_dir``), then model,
-    optimizer, lr, batch size and a few more. Not all 75 keys of the config: TensorBoard's HPARAMS tab
-    would show the first few alphabetically, identical across runs."""
+    """The hyperparameters people compare between runs, a handful (TensorBoard's HPARAMS tab shows the
+    first few alphabetically, so 75 keys identical across runs would hide the ones that differ):
+
+    * in a sweep, the keys the sweep varies (from Hydra's ``multirun.yaml`` beside the job's directory);
+      in a single run, the keys set on its command line (``.hydra/overrides.yaml``);
+    * then optimizer, lr, batch size and model.
+    """
     flat = hparams_from_config(config)
     if not flat:
         return {}
     chosen: dict[str, Any] = {}
-    for key in _override_keys(run_dir):
+    for key in _compared_keys(run_dir):
+        key = f"{key}.name" if f"{key}.name" in flat and key not in flat else key
         if key in flat:
-            chosen[key] = flat[key]
+            chosen[KEY_HPARAMS.get(key, key)] = flat[key]
     for key, name in KEY_HPARAMS.items():
-        if key in flat and key not in chosen and name not in chosen:
-            if key == "optimizer.lr" and flat.get("lr") == flat[key]:
-                continue  # the same as lr
+        if key in flat and name not in chosen:
             chosen[name] = flat[key]
     return chosen
 
 
-def _override_keys(run_dir) -> list[str]:
+def _override_keys(overrides) -> list[str]:
+    keys = []
+    for item in overrides or []:
+        key = str(item).split("=", 1)[0].lstrip("+~")
+        if "/" not in key and not key.startswith(_NOT_HPARAMS) and key not in keys:
+            keys.append(key)
+    return keys
+
+
+def _compared_keys(run_dir) -> list[str]:
+    """The swept keys of the sweep ``run_dir`` belongs to, else the run's own override keys."""
     if run_dir is None:
         return []
     from pathlib import Path
 
-    path = Path(run_dir) / ".hydra" / "overrides.yaml"
-    if not path.is_file():
-        return []
     import yaml
 
-    keys = []
-    for item in yaml.safe_load(path.read_text()) or []:
-        key = str(item).split("=", 1)[0].lstrip("+~")
-        if not key.startswith("hydra") and key not in ("resume", "init_from") and "/" not in key:
-            keys.append(key)
-    return keys
+    run_dir = Path(run_dir)
+    multirun = run_dir.parent / "multirun.yaml"
+    if multirun.is_file():
+        try:
+            task = yaml.safe_load(multirun.read_text())["hydra"]["overrides"]["task"]
+        except (KeyError, TypeError, ValueError):
+            task = []
+        swept = [o for o in task if "," in str(o).split("=", 1)[-1] or "(" in str(o).split("=", 1)[-1]]
+        return _override_keys(swept)
+    path = run_dir / ".hydra" / "overrides.yaml"
+    return _override_keys(yaml.safe_load(path.read_text())) if path.is_file() else []

@@ -24,7 +24,7 @@ from hydra.experimental.callback import Callback
 
 from ..threads import limit_threads, threads_per_job
 
-__all__ = ["STATUS_FILE", "SweepSummary", "job_objective", "job_threads", "sweeper_overrides", "write_status"]
+__all__ = ["STATUS_FILE", "SweepSummary", "dirname_overrides", "job_objective", "job_threads", "sweeper_overrides", "write_status"]
 
 STATUS_FILE = "job_status.json"
 
@@ -95,6 +95,28 @@ def sweeper_overrides(overrides: list[str], configs) -> list[str]:
     if "hydra.sweeper.max_failure_rate" not in given:
         extra.append("hydra.sweeper.max_failure_rate=1.0")
     return extra
+
+
+#: Keys never in a job directory's name (as ``conf/config.yaml``'s ``override_dirname.exclude_keys``).
+_DIRNAME_EXCLUDED = ("resume", "init_from", "data.root", "data.path", "hydra.run.dir", "hydra.sweep.dir")
+
+
+def dirname_overrides(overrides: list[str], multirun: bool) -> list[str]:
+    """Name a sweep's job directories by what the sweep varies: ``1_optimizer=adam``, not every override
+    of the command line (which all jobs share); TensorBoard shows these names as the runs'."""
+    if not multirun:
+        return []
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except Exception:  # noqa: BLE001 - the command line was checked already; keep Hydra's default
+        return []
+    fixed = [o.key_or_group for o in parsed if not o.is_sweep_override() and not o.key_or_group.startswith("hydra")]
+    if not fixed or not any(o.is_sweep_override() for o in parsed):
+        return []
+    keys = ",".join(dict.fromkeys([*_DIRNAME_EXCLUDED, *fixed]))
+    return [f"hydra.job.config.override_dirname.exclude_keys=[{keys}]"]
 
 
 def _read_status(job: Path) -> dict:

@@ -220,9 +220,10 @@ def cmd_train(argv: list[str]) -> int:
                 prebuild(configs[0])
         except ConfigError as exc:
             return error(f"config: {exc}")
-        from .sweeps import sweeper_overrides
+        from .sweeps import dirname_overrides, sweeper_overrides
 
-        extra = [] if quiet_dir else _resume_dir_override(args, configs) + sweeper_overrides(args.overrides, configs)
+        extra = [] if quiet_dir else (_resume_dir_override(args, configs) + sweeper_overrides(args.overrides, configs)
+                                      + dirname_overrides(args.overrides, args.multirun))
     task = hydra.main(config_path="pkg://trainkit.conf", config_name="config", version_base="1.3")(train_job)
     saved = sys.argv
     sys.argv = ["trainkit-train", *argv, *extra]
