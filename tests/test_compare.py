@@ -70,3 +70,25 @@ def test_compare_plot_writes_a_png(sweep, tmp_path):
 def test_compare_without_runs_is_one_clear_error(tmp_path):
     res = tk("compare", tmp_path / "nope", cwd=tmp_path)
     assert res.returncode == 1 and res.stderr.startswith("trainkit: error: no such directory")
+
+
+def test_tensorboard_runs_are_the_job_directories_named_by_what_the_sweep_varies(sweep):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    _, sweep_dir = sweep
+    jobs = sorted(p for p in sweep_dir.iterdir() if p.is_dir())
+    assert [j.name for j in jobs] == ["0_optimizer=sgd", "1_optimizer=adam"]
+    for job, optimizer in zip(jobs, ("sgd", "adam")):
+        acc = EventAccumulator(str(job), size_guidance={"scalars": 0})
+        acc.Reload()
+        tags = acc.Tags()["scalars"]
+        assert {"train/loss", "val/loss", "val/accuracy", "train/lr/default"} <= set(tags)
+        assert not [t for t in tags if t.startswith("hparams/")]
+        content = acc.PluginTagToContent("hparams")
+        session = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
+        hparams = {k: v.string_value or v.number_value for k, v in session.session_start_info.hparams.items()}
+        assert hparams["optimizer"] == optimizer and hparams["lr"] == pytest.approx(0.01)
+        assert set(hparams) == {"optimizer", "lr", "batch_size", "model"}  # the swept key first, then a few
+        experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
+        assert {m.name.tag for m in experiment.metric_infos} >= {"val/loss", "val/accuracy", "train/loss"}

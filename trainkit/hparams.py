@@ -63,6 +63,8 @@ def compared_hparams(config: Mapping | None, run_dir=None) -> dict[str, Any]:
         key = f"{key}.name" if f"{key}.name" in flat and key not in flat else key
         if key in flat:
             chosen[KEY_HPARAMS.get(key, key)] = flat[key]
+    if "lr" not in flat and "optimizer.lr" in flat:  # a Python-API config without the top-level lr
+        flat["lr"] = flat["optimizer.lr"]
     for key, name in KEY_HPARAMS.items():
         if key in flat and name not in chosen:
             chosen[name] = flat[key]
