@@ -169,7 +169,7 @@ def test_sweep_gives_one_directory_and_tensorboard_run_per_job(tmp_path):
     dirs = run_dirs(tmp_path)
     assert len(dirs) == 3
     # each job directory is named by its number and overrides
-    names = sorted(re.search(r"optimizer=(\w+)", d.name).group(1) for d in dirs)
+    names = sorted(re.search(r"optimizer-(\w+)", d.name).group(1) for d in dirs)  # <n>_optimizer-<name>
     assert names == ["adam", "rmsprop", "sgd"]
     assert set(printed_run_dirs(res.stdout)) == set(dirs)
     for d in dirs:
@@ -185,10 +185,10 @@ def test_a_failing_sweep_job_does_not_stop_the_sweep(tmp_path):
     assert res.returncode == 1, res.stdout + res.stderr
     dirs = run_dirs(tmp_path)
     assert len(dirs) == 2  # the second job ran after the first one failed
-    good = next(d for d in dirs if "lr=0.01" in d.name)
+    good = next(d for d in dirs if "lr-0.01" in d.name)
     assert list((good / "checkpoints").glob("step-*.npz"))
     assert re.search(r"trainkit: error: training stopped: non-finite loss", res.stderr)
-    assert "1 sweep job(s) failed" in res.stderr and "lr=100" in res.stderr.split("failed:")[1]
+    assert "1 sweep job(s) failed" in res.stderr and "lr-100" in res.stderr.split("failed:")[1]
     assert "Traceback" not in res.stderr
     assert "RuntimeWarning" not in res.stderr  # overflow inside trainkit's ops is not shown
 

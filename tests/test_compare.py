@@ -78,7 +78,7 @@ def test_tensorboard_runs_are_the_job_directories_named_by_what_the_sweep_varies
 
     _, sweep_dir = sweep
     jobs = sorted(p for p in sweep_dir.iterdir() if p.is_dir())
-    assert [j.name for j in jobs] == ["0_optimizer=sgd", "1_optimizer=adam"]
+    assert [j.name for j in jobs] == ["0_optimizer-sgd", "1_optimizer-adam"]
     for job, optimizer in zip(jobs, ("sgd", "adam")):
         acc = EventAccumulator(str(job), size_guidance={"scalars": 0})
         acc.Reload()

@@ -52,7 +52,7 @@ def test_joblib_sweep_with_a_diverging_job_completes_the_others_and_ends_with_a_
         from trainkit.threads import threads_per_job
 
         assert f"this job uses {threads_per_job(2)} CPU thread(s)" in log
-        if "lr=100" not in job.name:
+        if "lr-100" not in job.name:
             assert list((job / "checkpoints").glob("step-*.npz"))
     assert "1 sweep job(s) failed" in res.stderr and "Traceback" not in res.stderr
 

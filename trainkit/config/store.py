@@ -16,6 +16,7 @@ Importing this module imports Hydra only inside :func:`register_configs`.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import time
 from importlib import resources
@@ -60,12 +61,19 @@ def run_id() -> str:
     return _RUN_ID
 
 
+def safe_name(overrides: str = "") -> str:
+    """Overrides as a directory name that can be typed back on a command line unquoted:
+    ``lr=0.001,optimizer=adam`` -> ``lr-0.001_optimizer-adam`` (Hydra's parser reads ``=`` and ``,`` in
+    ``resume=<dir>`` as syntax), other characters outside ``[A-Za-z0-9._+-]`` as ``-``, at most 80."""
+    text = str(overrides or "").replace("=", "-").replace(",", "_")
+    text = re.sub(r"[^A-Za-z0-9._+-]+", "-", text).strip("-_")
+    return text[:80].rstrip("-_.")
+
+
 def run_name(overrides: str = "") -> str:
-    """A single run's directory name: the run id, then what the command line set (``lr=0.001,optimizer=adam``,
-    at most 80 characters), so ``tensorboard --logdir runs`` names each run by what it is."""
-    tail = str(overrides or "").replace("/", "-")
-    if len(tail) > 80:
-        tail = tail[:77] + "..."
+    """A single run's directory name: the run id, then what the command line set
+    (``<id>_lr-0.001_optimizer-adam``), so ``tensorboard --logdir runs`` names each run by what it is."""
+    tail = safe_name(overrides)
     return f"{run_id()}_{tail}" if tail else run_id()
 
 
@@ -88,6 +96,8 @@ def register_configs() -> None:
         OmegaConf.register_new_resolver("trainkit.run_id", run_id)
     if not OmegaConf.has_resolver("trainkit.run_name"):
         OmegaConf.register_new_resolver("trainkit.run_name", run_name)
+    if not OmegaConf.has_resolver("trainkit.safe_name"):
+        OmegaConf.register_new_resolver("trainkit.safe_name", safe_name)
     cs = ConfigStore.instance()
     cs.store(name="trainkit_base", node=Config)
     for group, kind in REGISTRY_GROUPS.items():
