@@ -33,7 +33,7 @@ from .hparams import flatten_config
 from .plugins import plugin_name_of
 from .weights import load_into
 
-__all__ = ["ResumeMismatchError", "RunDirectoryError", "check_new_run_dir", "checkpoint_state", "finished_reason",
+__all__ = ["ResumeMismatchError", "RunDirectoryError", "begin", "check_new_run_dir", "checkpoint_state", "finished_reason",
            "init_weights", "restore", "save"]
 
 log = logging.getLogger("trainkit.trainer")
@@ -48,6 +48,33 @@ class RunDirectoryError(ckpt.CheckpointError):
 
 class ResumeMismatchError(ckpt.CheckpointError, ValueError):
     """The run being resumed is built differently from the saved one (schedulers, param groups)."""
+
+
+def begin(trainer) -> bool:
+    """What ``fit()`` does before its first epoch: restore ``trainer.resume`` (False when that run had
+    already finished: ``trainer.already_finished`` says why), or else, on the first ``fit()``, check that
+    the run directory is its own and load ``init_from``; a later ``fit()`` on the same Trainer goes on
+    from where the last one stopped, and says so."""
+    first = trainer._fits_started == 0
+    trainer._fits_started += 1
+    if trainer.resume is not None:
+        trainer.load_checkpoint(trainer.resume)
+        finished = finished_reason(trainer)
+        if finished is not None:
+            trainer.already_finished = "; ".join(finished)
+            log.warning("run already finished (%s); %s", *finished)
+            return False
+        return True
+    if first:
+        check_new_run_dir(trainer)
+        if trainer.init_from is not None:
+            trainer.init_weights(trainer.init_from, strict=trainer.init_strict)
+    else:
+        log.warning("fit() again on the same Trainer: it goes on from epoch %d, step %d up to max_epochs=%d%s",
+                    trainer.epoch, trainer.global_step, trainer.max_epochs,
+                    "" if finished_reason(trainer) is None else
+                    " (reached: nothing to train; raise trainer.max_epochs to train more)")
+    return True
 
 
 def check_new_run_dir(trainer) -> None:

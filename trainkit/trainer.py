@@ -194,7 +194,7 @@ class Trainer:
         self.resumed_from: Path | None = None
         self.active_plugins: list[Any] = []
         self.hooks: HookDispatcher | None = None
-        self._fits_started = 0
+        self._fits_started = 0  # fit() calls so far (resume.begin)
         self._log = TrainLog()
         self._grads_zeroed = False
         self._validated_at: int | None = None
@@ -225,15 +225,8 @@ class Trainer:
             self.active_plugins = objects
             self.hooks = HookDispatcher(pm, LIFECYCLE_HOOKS)
             try:
-                if self.resume is not None:
-                    self.load_checkpoint(self.resume)
-                    finished = resume.finished_reason(self)
-                    if finished is not None:
-                        self.already_finished = "; ".join(finished)
-                        log.warning("run already finished (%s); %s", *finished)
-                        return dict(self.metrics)
-                else:
-                    self._start_fresh()
+                if not resume.begin(self):  # resume, or init_from; False: the resumed run had finished
+                    return dict(self.metrics)
                 self.strategy.setup(self)
                 self.model.train()
                 self.hooks("on_fit_start", trainer=self)
@@ -247,20 +240,6 @@ class Trainer:
             finally:
                 self.hooks.call_all("on_teardown", trainer=self)
                 self.active_plugins = []
-
-    def _start_fresh(self) -> None:
-        """A fit that does not resume: the first one needs a run directory of its own and loads
-        ``init_from``; a later ``fit()`` on the same Trainer goes on from where the last one stopped."""
-        if self._fits_started == 0:
-            resume.check_new_run_dir(self)
-            if self.init_from is not None:
-                self.init_weights(self.init_from, strict=self.init_strict)
-        else:
-            log.warning("fit() again on the same Trainer: it goes on from epoch %d, step %d up to "
-                        "max_epochs=%d%s", self.epoch, self.global_step, self.max_epochs,
-                        "" if resume.finished_reason(self) is None else " (reached: nothing to train; "
-                        "raise trainer.max_epochs to train more)")
-        self._fits_started += 1
 
     def agree(self, flag) -> bool:
         """True on every rank when ``flag`` is true on any (one small collective under ``strategy="ddp"``,
