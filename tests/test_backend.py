@@ -148,3 +148,17 @@ def test_op_with_mixed_devices_raises_device_mismatch(monkeypatch):
         x + y
     with pytest.raises(DeviceMismatchError, match="mul: .*cuda:0"):
         trainkit.mul(y, x)
+
+
+@pytest.mark.parametrize("preset, expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_numba_probe_sets_a_passive_openmp_wait_policy_unless_the_user_chose_one(preset, expected):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "TRAINKIT_DISABLE_NUMBA")}
+    if preset:
+        env["OMP_WAIT_POLICY"] = preset
+    code = "import os, trainkit.backend as b; b._quiet_openmp_workers(); print(os.environ['OMP_WAIT_POLICY'])"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected

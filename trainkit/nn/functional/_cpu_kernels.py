@@ -40,25 +40,36 @@ def _kernels():
             hi = max(min((w_ - 1 - off) // sw + 1, wo), lo) if w_ - 1 - off >= 0 else lo
         return lo, hi
 
+    @njit(cache=True, nogil=True)
+    def col2im_channel(cols, c, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, gx):
+        n_, _, h_, w_ = gx.shape
+        for i in range(kh):
+            for j in range(kw):
+                r = (c * kh + i) * kw + j
+                off = j * dw - pw
+                lo, hi = valid_range(wo, sw, off, w_)
+                for n in range(n_):
+                    base = n * ho * wo
+                    for oh in range(ho):
+                        h = oh * sh - ph + i * dh
+                        if h < 0 or h >= h_:
+                            continue
+                        src = cols[r, base + oh * wo: base + (oh + 1) * wo]
+                        dst = gx[n, c, h]
+                        for ow in range(lo, hi):
+                            dst[ow * sw + off] += src[ow]
+
+    # parallel over channels for a whole batch; serial for a cache-sized chunk of it, where
+    # waking the thread pool for every chunk costs more than it saves (conv2d's chunks)
     @njit(parallel=True, cache=True)
     def col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, gx):
-        n_, c_, h_, w_ = gx.shape
-        for c in prange(c_):
-            for i in range(kh):
-                for j in range(kw):
-                    r = (c * kh + i) * kw + j
-                    off = j * dw - pw
-                    lo, hi = valid_range(wo, sw, off, w_)
-                    for n in range(n_):
-                        base = n * ho * wo
-                        for oh in range(ho):
-                            h = oh * sh - ph + i * dh
-                            if h < 0 or h >= h_:
-                                continue
-                            src = cols[r, base + oh * wo: base + (oh + 1) * wo]
-                            dst = gx[n, c, h]
-                            for ow in range(lo, hi):
-                                dst[ow * sw + off] += src[ow]
+        for c in prange(gx.shape[1]):
+            col2im_channel(cols, c, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, gx)
+
+    @njit(cache=True, nogil=True)
+    def col2im_serial(cols, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, gx):
+        for c in range(gx.shape[1]):
+            col2im_channel(cols, c, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, gx)
 
     @njit(parallel=True, cache=True)
     def maxpool_backward(g, idx, kh, kw, sh, sw, ph, pw, dh, dw, gx):
@@ -75,7 +86,7 @@ def _kernels():
                     if 0 <= h < h_ and 0 <= w < w_:
                         gx[n, c, h, w] += g[n, c, oh, ow]
 
-    return {"col2im": col2im, "maxpool_backward": maxpool_backward}
+    return {"col2im": col2im, "col2im_serial": col2im_serial, "maxpool_backward": maxpool_backward}
 
 
 def get(name: str, *arrays):

@@ -11,9 +11,15 @@ strided copy is faster than a numba im2col, so im2col stays numpy everywhere.
 """
 from __future__ import annotations
 
+import functools
+import operator
+
+import numpy as np
+
 from ...autograd.function import Function, ShapeError
 from ...backend import get_array_module
 from . import _cpu_kernels
+from ._chunk_pool import run_ranges
 from ._utils import pair
 
 
@@ -46,14 +52,19 @@ def im2col(x, kernel, stride, padding, dilation):
     return view.reshape(c * kh * kw, n * ho * wo), ho, wo
 
 
-def col2im(cols, x_shape, kernel, stride, padding, dilation, ho, wo):
-    """Adjoint of ``im2col``: sum columns back into an NCHW gradient of ``x_shape``."""
+def col2im(cols, x_shape, kernel, stride, padding, dilation, ho, wo, out=None, serial=False):
+    """Adjoint of ``im2col``: sum columns back into an NCHW gradient of ``x_shape`` (or into ``out``).
+
+    ``serial`` runs the CPU kernel on the calling thread (for a cache-sized chunk of a batch).
+    """
     xp = get_array_module(cols)
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
     n, c, h, w = x_shape
-    kernel_fn = _cpu_kernels.get("col2im", cols)
-    if kernel_fn is not None:
-        gx = xp.zeros(x_shape, dtype=cols.dtype)
+    kernel_fn = _cpu_kernels.get("col2im_serial" if serial else "col2im", cols)
+    if kernel_fn is not None and (out is None or out.flags.c_contiguous):
+        gx = xp.zeros(x_shape, dtype=cols.dtype) if out is None else out
+        if out is not None:
+            gx[...] = 0
         kernel_fn(xp.ascontiguousarray(cols), kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, gx)
         return gx
     gpad = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
@@ -63,11 +74,33 @@ def col2im(cols, x_shape, kernel, stride, padding, dilation, ho, wo):
             hs, ws = i * dh, j * dw
             target = gpad[:, :, hs : hs + sh * (ho - 1) + 1 : sh, ws : ws + sw * (wo - 1) + 1 : sw]
             target += cols[:, i, j].transpose(1, 0, 2, 3)
-    return gpad[:, :, ph : ph + h, pw : pw + w]
+    if out is None:
+        return gpad[:, :, ph : ph + h, pw : pw + w]
+    out[...] = gpad[:, :, ph : ph + h, pw : pw + w]
+    return out
+
+
+# im2col columns of one chunk of the batch, in bytes: the chunk's columns are written,
+# multiplied and (backward) scattered while they are still in the core's L2 cache,
+# instead of one batch-sized column matrix making three trips through main memory
+CHUNK_BYTES = 1 << 20
+
+
+def chunk_size(xp, n, k, ho, wo, itemsize):
+    """Images per chunk: the whole batch on the GPU, else columns of about ``CHUNK_BYTES``."""
+    if xp is not np:
+        return n
+    return max(1, min(n, CHUNK_BYTES // max(1, k * ho * wo * itemsize)))
 
 
 class Conv2dFunction(Function):
-    """2-D cross-correlation over NCHW input with stride, padding, dilation and groups."""
+    """2-D cross-correlation over NCHW input with stride, padding, dilation and groups.
+
+    On CPU the batch is processed in chunks (``chunk_size``): each chunk's
+    columns are built, multiplied and dropped; backward rebuilds them chunk by
+    chunk rather than keeping a batch-sized column matrix alive. A chunk of one
+    image needs no transposes: ``W @ cols`` is already that image's (O, Ho*Wo).
+    """
 
     def forward(self, x, weight, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
         xp = get_array_module(x)
@@ -81,52 +114,80 @@ class Conv2dFunction(Function):
         if o % groups:
             raise ShapeError(f"conv2d: out_channels={o} is not divisible by groups={groups}")
         kernel = (kh, kw)
-        if min(conv_output_size(h, kh, stride[0], padding[0], dilation[0]),
-               conv_output_size(w, kw, stride[1], padding[1], dilation[1])) <= 0:
+        ho = conv_output_size(h, kh, stride[0], padding[0], dilation[0])
+        wo = conv_output_size(w, kw, stride[1], padding[1], dilation[1])
+        if min(ho, wo) <= 0:
             raise ShapeError(
                 f"conv2d: kernel {kernel} (dilation {dilation}) is larger than the padded input "
                 f"{(h + 2 * padding[0], w + 2 * padding[1])}"
             )
-        cols, ho, wo = im2col(x, kernel, stride, padding, dilation)
         self.cfg = (kernel, stride, padding, dilation, groups, ho, wo)
-        self.x_shape, self.weight = x.shape, weight
+        self.x, self.weight = x, weight
         self.has_bias = bias is not None
-        w2 = weight.reshape(groups, o // groups, cg * kh * kw)
+        self.chunk = chunk_size(xp, n, c * kh * kw, ho, wo, x.dtype.itemsize)
+        out = xp.empty((n, o, ho, wo), dtype=x.dtype)
+
+        def images(lo, hi):
+            for n0 in range(lo, hi, self.chunk):
+                cols = self._cols(x[n0 : min(hi, n0 + self.chunk)])
+                part = self._matmul_w(cols).reshape(o, -1, ho, wo)
+                if bias is not None:
+                    part += bias.reshape(o, 1, 1, 1)
+                out[n0 : min(hi, n0 + self.chunk)] = part.transpose(1, 0, 2, 3)
+
+        run_ranges(n, self.chunk, images)
+        return out
+
+    def _cols(self, x):
+        kernel, stride, padding, dilation = self.cfg[:4]
+        return im2col(x, kernel, stride, padding, dilation)[0]
+
+    def _matmul_w(self, cols):
+        """``W @ cols`` per group: (O, chunk*Ho*Wo)."""
+        groups, weight = self.cfg[4], self.weight
+        o, k = weight.shape[0], weight[0].size
+        w2 = weight.reshape(groups, o // groups, k)
         if groups == 1:
-            out = w2[0] @ cols
-        else:
-            out = (w2 @ cols.reshape(groups, cg * kh * kw, -1)).reshape(o, -1)
-        self.cols = cols
-        out = out.reshape(o, n, ho, wo)
-        if bias is not None:
-            out += bias.reshape(o, 1, 1, 1)
-        return xp.ascontiguousarray(out.transpose(1, 0, 2, 3))
+            return w2[0] @ cols
+        return (w2 @ cols.reshape(groups, k, -1)).reshape(o, -1)
 
     def backward(self, g):
         xp = get_array_module(g)
         kernel, stride, padding, dilation, groups, ho, wo = self.cfg
-        weight, cols = self.weight, self.cols
+        weight, x = self.weight, self.x
         o, cg, kh, kw = weight.shape
         k = cg * kh * kw
-        g2 = g.transpose(1, 0, 2, 3).reshape(groups, o // groups, -1)  # (G, O/G, N*Ho*Wo)
-        gx = gw = gb = None
-        if self.needs_input_grad[1]:
-            # (cols @ g.T).T streams both operands in their stored order: faster than g @ cols.T
-            if groups == 1:
-                gw = xp.ascontiguousarray((cols @ g2[0].T).T).reshape(weight.shape)
-            else:
-                gw = xp.ascontiguousarray(
-                    (cols.reshape(groups, k, -1) @ g2.transpose(0, 2, 1)).transpose(0, 2, 1)
-                ).reshape(weight.shape)
-        if self.has_bias and self.needs_input_grad[2]:
-            gb = g.sum(axis=(0, 2, 3))
-        if self.needs_input_grad[0]:
-            w2 = weight.reshape(groups, o // groups, k)
-            if groups == 1:
-                gcols = w2[0].T @ g2[0]
-            else:
-                gcols = (w2.transpose(0, 2, 1) @ g2).reshape(groups * k, -1)
-            gx = col2im(gcols, self.x_shape, kernel, stride, padding, dilation, ho, wo)
+        want_x, want_w = self.needs_input_grad[0], self.needs_input_grad[1]
+        gx = xp.empty(x.shape, dtype=g.dtype) if want_x else None
+        w2 = weight.reshape(groups, o // groups, k)
+        serial = self.chunk < x.shape[0]
+
+        def images(lo, hi):
+            gw = xp.zeros((groups, o // groups, k), dtype=g.dtype) if want_w else None
+            for n0 in range(lo, hi, self.chunk):
+                n1 = min(hi, n0 + self.chunk)
+                gc = g[n0:n1]
+                g2 = (gc.reshape(groups, o // groups, -1) if gc.shape[0] == 1
+                      else gc.transpose(1, 0, 2, 3).reshape(groups, o // groups, -1))  # (G, O/G, chunk*Ho*Wo)
+                if want_w:
+                    cols = self._cols(x[n0:n1]).reshape(groups, k, -1)
+                    # (cols @ g.T).T streams both operands in their stored order: faster than g @ cols.T
+                    if groups == 1:
+                        gw[0] += (cols[0] @ g2[0].T).T
+                    else:
+                        gw += (cols @ g2.transpose(0, 2, 1)).transpose(0, 2, 1)
+                if want_x:
+                    if groups == 1:
+                        gcols = w2[0].T @ g2[0]
+                    else:
+                        gcols = (w2.transpose(0, 2, 1) @ g2).reshape(groups * k, -1)
+                    col2im(gcols, gc.shape[:1] + x.shape[1:], kernel, stride, padding, dilation, ho, wo,
+                           out=gx[n0:n1], serial=serial)
+            return gw
+
+        partial = run_ranges(x.shape[0], self.chunk, images)
+        gw = functools.reduce(operator.add, partial).reshape(weight.shape) if want_w else None
+        gb = g.sum(axis=(0, 2, 3)) if self.has_bias and self.needs_input_grad[2] else None
         return gx, gw, gb
 
 

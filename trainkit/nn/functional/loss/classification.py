@@ -36,6 +36,17 @@ def _from_rows(g2, shape):
     return xp.moveaxis(g2.reshape(moved), -1, 1)
 
 
+def _softmax_lse(x2):
+    """(softmax, logsumexp) of the rows of ``x2`` in three passes over a single (M, C) buffer."""
+    xp = get_array_module(x2)
+    m = x2.max(axis=1, keepdims=True)
+    probs = x2 - m
+    xp.exp(probs, out=probs)
+    total = probs.sum(axis=1, keepdims=True)
+    probs /= total
+    return probs, (m + xp.log(total))[:, 0]
+
+
 def _check_class_indices(t, n_classes, ignore_index, op):
     xp = get_array_module(t)
     bad = ((t < 0) | (t >= n_classes)) & (t != ignore_index)
@@ -55,17 +66,22 @@ class ClassIndexLossFunction(Function):
         xp = get_array_module(x)
         c = x.shape[1] if x.ndim > 1 else x.shape[0]
         x2, t = _to_rows(x), target.reshape(-1)
-        logp = log_softmax_array(x2, 1) if from_logits else x2
         valid = t != ignore_index
         tsafe = xp.where(valid, t, 0)
         rows = xp.arange(t.shape[0])
         wi = (weight[tsafe] * valid) if weight is not None else valid.astype(x.dtype)
-        nll = -logp[rows, tsafe] * wi
+        # from logits, keep softmax(x) (backward's only big operand) and logsumexp per row, never
+        # materialising log-softmax: logp[i, j] = x[i, j] - lse[i]
+        probs, lse = _softmax_lse(x2) if from_logits else (None, 0)
+        picked = x2[rows, tsafe] - lse
+        nll = -picked * wi
         ls = x.dtype.type(label_smoothing)
         smooth = None
         if label_smoothing > 0:
-            smooth = -((logp * weight).sum(axis=1) if weight is not None else logp.sum(axis=1)) * valid
-        self.save = (x.shape, target.shape, logp, tsafe, valid, wi, weight, c, from_logits)
+            wsum = weight.sum() if weight is not None else c
+            row_sum = (x2 @ weight if weight is not None else x2.sum(axis=1)) - lse * wsum
+            smooth = -row_sum * valid
+        self.save = (x.shape, target.shape, probs, tsafe, valid, wi, weight, c, from_logits)
         self.reduction, self.ls = reduction, ls
         if reduction == "none":
             out = nll if smooth is None else (1 - ls) * nll + ls / c * smooth
@@ -79,8 +95,8 @@ class ClassIndexLossFunction(Function):
         return total
 
     def backward(self, g):
-        xshape, tshape, logp, tsafe, valid, wi, weight, c, from_logits = self.save
-        xp = get_array_module(logp)
+        xshape, tshape, probs, tsafe, valid, wi, weight, c, from_logits = self.save
+        xp = get_array_module(wi)
         ls = self.ls
         if self.reduction == "none":
             coef = g.reshape(-1)
@@ -91,13 +107,18 @@ class ClassIndexLossFunction(Function):
         else:
             coef = g
         coef = xp.broadcast_to(coef, wi.shape)
-        grad = xp.zeros_like(logp)
-        grad[xp.arange(tsafe.shape[0]), tsafe] = -(1 - ls) * coef * wi
-        if ls > 0:
-            per_row = (ls / c) * coef * valid
-            grad -= per_row[:, None] * (weight[None, :] if weight is not None else 1)
+        picked = -(1 - ls) * coef * wi  # d loss / d logp[i, t_i]
+        per_row = (ls / c) * coef * valid if ls > 0 else None  # -d loss / d logp[i, j] / weight[j]
+        rows = xp.arange(tsafe.shape[0])
         if from_logits:
-            grad -= xp.exp(logp) * grad.sum(axis=1, keepdims=True)
+            # d/dx = g_logp - softmax * rowsum(g_logp): one pass over the saved softmax
+            row_sum = picked - (per_row * (weight.sum() if weight is not None else c) if ls > 0 else 0)
+            grad = probs * -row_sum[:, None].astype(probs.dtype, copy=False)
+        else:
+            grad = xp.zeros((tsafe.shape[0], c), dtype=wi.dtype)
+        grad[rows, tsafe] += picked
+        if ls > 0:
+            grad -= per_row[:, None] * (weight[None, :] if weight is not None else 1)
         return _from_rows(grad, xshape), None
 
 
