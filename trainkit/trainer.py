@@ -290,7 +290,7 @@ class Trainer:
                     self._grads_zeroed = True
                 (loss * (1.0 / acc) if acc > 1 else loss).backward()
                 hooks("on_after_backward", trainer=self)
-                self._loss_sum = self._loss_sum + loss.data
+                self._loss_sum = self._loss_sum + loss.array
                 self._loss_count += 1
                 contributed += 1
             micro += 1

@@ -86,7 +86,7 @@ class Function:
         check = False
         for x in inputs:
             if isinstance(x, Tensor):
-                data = x.data
+                data = x.array
                 if x.requires_grad:
                     requires = True
             else:

@@ -194,7 +194,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     """Mean over ``dim``; integer tensors must be cast first, as in torch."""
     if dtype is not None:
         input = input.to(dtype=dtype)
-    if input.data.dtype.kind not in "fc":
+    if input.array.dtype.kind not in "fc":
         raise TypeError(
             f"mean(): could not infer output dtype: input dtype is {input.dtype}; "
             "use a floating point tensor or pass dtype="
@@ -246,7 +246,7 @@ def _max_min(input, dim, keepdim, largest):
             raise TypeError(f"{name}(): keepdim needs dim")
         return AMax.apply(input, axis=None, keepdim=False, largest=largest)
     axis = normalize_dim(dim, input.ndim, name)
-    data = input.data
+    data = input.array
     if data.ndim == 0:
         indices = get_array_module(data).zeros((), dtype=np.int64)
         return ValuesIndices(input, Tensor._wrap(indices, False))
@@ -272,7 +272,7 @@ def min(input, dim=None, keepdim=False):  # noqa: A001,A002 - torch.min
 
 
 def _arg(input, dim, keepdim, largest):
-    data = input.data
+    data = input.array
     name = "argmax" if largest else "argmin"
     pick = data.argmax if largest else data.argmin
     if dim is None:

@@ -25,7 +25,7 @@ def _plain(value):
     if isinstance(value, (tuple, list)):
         return [_plain(v) for v in value]
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     return value
 
 

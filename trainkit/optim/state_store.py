@@ -84,7 +84,7 @@ class StateStore:
     def load(self, gi: int, j: int, entry: dict) -> None:
         """Store a loaded state entry, cast to the parameter's dtype and device."""
         p = self.opt.param_groups[gi]["params"][j]
-        self.entries[(gi, j)] = cast_state(entry, p.data)
+        self.entries[(gi, j)] = cast_state(entry, p.array)
 
     def check(self, gi: int, j: int, entry: dict, group: dict | None = None, complete: bool = True) -> list[str]:
         """Problems with a state entry for parameter ``(gi, j)``: shapes, and missing keys.
@@ -183,7 +183,7 @@ class StateStore:
                     f"state {key!r} of {self.describe(gi, j)} must have the parameter's shape "
                     f"{tuple(p.shape)}, got {tuple(value.shape)}"
                 )
-            value = cast_state(value, p.data)
+            value = cast_state(value, p.array)
         st[key] = value
         return value
 
