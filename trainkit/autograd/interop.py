@@ -46,14 +46,21 @@ _AS_OPS = {
 }
 
 
-def unwrap(value):
-    """``value`` with every Tensor (also inside tuples, lists and dicts) replaced by its array."""
+def _array(t: Tensor):
+    return t.array
+
+
+def unwrap(value, get=_array):
+    """``value`` with every Tensor (also inside tuples, lists and dicts) replaced by ``get(tensor)``.
+
+    ``get`` defaults to the Tensor's array; ``Tensor.numpy`` gives host arrays.
+    """
     if isinstance(value, Tensor):
-        return value.array
+        return get(value)
     if type(value) in (tuple, list):
-        return type(value)(unwrap(v) for v in value)
+        return type(value)(unwrap(v, get) for v in value)
     if type(value) is dict:
-        return {k: unwrap(v) for k, v in value.items()}
+        return {k: unwrap(v, get) for k, v in value.items()}
     return value
 
 

@@ -35,6 +35,12 @@ def _axes(axis, ndim):
     return axis
 
 
+def _reduced_axes(dim, input, op: str):
+    """``normalize_dims`` for a reduction: on a 0-d tensor ``dim=0``/``-1`` is accepted (as torch) and means all."""
+    axes = normalize_dims(dim, input.ndim, op)
+    return None if input.ndim == 0 else axes
+
+
 def _expand_reduced(g, shape, axis, keepdim):
     """Reshape a reduced gradient so it broadcasts back to ``shape``."""
     if axis is None:
@@ -138,7 +144,10 @@ class MaxDim(Function):
 class Softmax(Function):
     def forward(self, a, axis):
         xp = get_array_module(a)
-        e = a - a.max(axis=axis, keepdims=True)
+        if a.size == 0:  # a zero-size dimension: an empty result of the same shape, as torch
+            self.out, self.axis = a.copy(), axis
+            return self.out
+        e = xp.asarray(a - a.max(axis=axis, keepdims=True))  # asarray: 0-d input gives a scalar
         xp.exp(e, out=e)
         e /= e.sum(axis=axis, keepdims=True)
         self.out, self.axis = e, axis
@@ -154,8 +163,11 @@ class LogSoftmax(Function):
 
     def forward(self, a, axis):
         xp = get_array_module(a)
-        shifted = a - a.max(axis=axis, keepdims=True)
-        lse = xp.exp(shifted).sum(axis=axis, keepdims=True)
+        if a.size == 0:
+            self.out, self.axis = a.copy(), axis
+            return self.out
+        shifted = xp.asarray(a - a.max(axis=axis, keepdims=True))
+        lse = xp.asarray(xp.exp(shifted).sum(axis=axis, keepdims=True))
         xp.log(lse, out=lse)
         shifted -= lse
         self.out, self.axis = shifted, axis
@@ -187,7 +199,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A001,A002 - tor
     """Sum over ``dim`` (int, tuple or None for all), keeping reduced axes with ``keepdim``."""
     if dtype is not None:
         input = input.to(dtype=dtype)
-    return Sum.apply(input, axis=normalize_dims(dim, input.ndim, "sum"), keepdim=keepdim)
+    return Sum.apply(input, axis=_reduced_axes(dim, input, "sum"), keepdim=keepdim)
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
@@ -199,7 +211,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
             f"mean(): could not infer output dtype: input dtype is {input.dtype}; "
             "use a floating point tensor or pass dtype="
         )
-    return Mean.apply(input, axis=normalize_dims(dim, input.ndim, "mean"), keepdim=keepdim)
+    return Mean.apply(input, axis=_reduced_axes(dim, input, "mean"), keepdim=keepdim)
 
 
 def _correction(unbiased, correction):
@@ -218,7 +230,7 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):  # n
     """
     if isinstance(dim, bool):
         dim, unbiased = None, dim
-    axis = normalize_dims(dim, input.ndim, "var")
+    axis = _reduced_axes(dim, input, "var")
     return Var.apply(input, axis=axis, keepdim=keepdim, correction=_correction(unbiased, correction))
 
 
@@ -229,12 +241,12 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):  # n
 
 def amax(input, dim=(), keepdim=False):  # noqa: A002
     """Max over ``dim`` (all axes by default); tied maxima share the gradient."""
-    return AMax.apply(input, axis=normalize_dims(dim, input.ndim, "amax"), keepdim=keepdim)
+    return AMax.apply(input, axis=_reduced_axes(dim, input, "amax"), keepdim=keepdim)
 
 
 def amin(input, dim=(), keepdim=False):  # noqa: A002
     """Min over ``dim`` (all axes by default); tied minima share the gradient."""
-    return AMax.apply(input, axis=normalize_dims(dim, input.ndim, "amin"), keepdim=keepdim, largest=False)
+    return AMax.apply(input, axis=_reduced_axes(dim, input, "amin"), keepdim=keepdim, largest=False)
 
 
 def _max_min(input, dim, keepdim, largest):

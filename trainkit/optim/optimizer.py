@@ -189,6 +189,14 @@ class Optimizer:
         """The state entries, ``(group index, index in group) -> dict`` (the store's storage)."""
         return self.state_store.entries
 
+    def _has_state(self, gi: int, j: int) -> bool:
+        """Whether parameter ``(gi, j)``'s entry counts as state (``optimizer.state``, ``state_dict()``).
+
+        Called for entries that exist; SGD without momentum keeps an internal one
+        but, as torch, no state.
+        """
+        return True
+
     def _export_state(self, gi: int, j: int, copy: bool = True) -> dict | None:
         """State of one parameter as a plain dict (arrays copied unless ``copy=False``), or None."""
         return self.state_store.export(gi, j, copy)

@@ -118,7 +118,7 @@ class StateStore:
         return self.opt._position(param)
 
     def has(self, gi: int, j: int) -> bool:
-        return (gi, j) in self.entries
+        return (gi, j) in self.entries and self.opt._has_state(gi, j)
 
     def live(self, gi: int, j: int) -> dict | None:
         """Parameter ``(gi, j)``'s state with its arrays live (not copied), or None."""
@@ -133,7 +133,7 @@ class StateStore:
         opt._sync_groups()
         for gi, group in enumerate(opt.param_groups):
             for j, p in enumerate(group["params"]):
-                if (gi, j) in self.entries:
+                if self.has(gi, j):
                     yield p
 
     def assign(self, param, entry) -> None:
