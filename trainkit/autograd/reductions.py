@@ -14,12 +14,11 @@ import numpy as np
 from ..backend import get_array_module
 from .arithmetic import maximum, minimum
 from .dims import normalize_dim, normalize_dims
-from .elementwise import sqrt
 from .function import Function
 from .tensor import Tensor
 
 __all__ = [
-    "AMax", "LogSoftmax", "LogSumExp", "MaxDim", "Mean", "Softmax", "Sum", "ValuesIndices", "Var",
+    "AMax", "LogSoftmax", "LogSumExp", "MaxDim", "Mean", "Softmax", "StdFromVar", "Sum", "ValuesIndices", "Var",
     "amax", "amin", "argmax", "argmin", "log_softmax", "logsumexp", "max", "mean", "min",
     "softmax", "std", "sum", "var",
 ]
@@ -97,6 +96,22 @@ class Var(Function):
         if self.denom <= 0:
             return get_array_module(g).full(self.shape, np.nan, dtype=g.dtype)
         return g * self.diff * g.dtype.type(2.0 / self.denom)
+
+
+class StdFromVar(Function):
+    """``sqrt(var)`` for ``std``: where the std is 0 its gradient is 0 (torch masks it), not inf/nan."""
+
+    name = "std"
+
+    def forward(self, v):
+        self.out = get_array_module(v).sqrt(v)
+        return self.out
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scaled = g / (self.out * 2)
+        return xp.where(self.out == 0, g.dtype.type(0), scaled)
 
 
 class AMax(Function):
@@ -235,8 +250,8 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):  # n
 
 
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):  # noqa: A002
-    """Standard deviation: ``sqrt(var(...))`` with the same arguments."""
-    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+    """Standard deviation: ``sqrt(var(...))`` with the same arguments (gradient 0 where it is 0, as torch)."""
+    return StdFromVar.apply(var(input, dim, unbiased, keepdim, correction=correction))
 
 
 def amax(input, dim=(), keepdim=False):  # noqa: A002

@@ -7,6 +7,13 @@ Values written into them are rounded to that dtype, and an in-place product
 (``mu_product *= mu``) is computed in it. trainkit's default dtype is float32
 (``trainkit.autograd.DEFAULT_DTYPE``), so these scalars carry float32 round-off
 here too, and float64 runs match torch's to float64 round-off.
+
+``load_state_dict`` is the exception torch makes: it casts every floating
+state tensor but ``step`` to the *parameter's* dtype. A product accumulated in
+such a tensor (NAdam's ``mu_product``) is then computed in the parameter's
+dtype; :class:`InScalarDtype` marks the values still held in the scalar dtype
+(see :func:`loaded`). Values ASGD writes are rounded to the default dtype
+either way (``torch.as_tensor(value)`` is made before it is copied in).
 """
 from __future__ import annotations
 
@@ -14,7 +21,11 @@ import numpy as np
 
 from ..autograd.tensor import DEFAULT_DTYPE
 
-__all__ = ["scalar_dtype", "stored", "stored_product"]
+__all__ = ["InScalarDtype", "loaded", "scalar_dtype", "stored", "stored_product"]
+
+
+class InScalarDtype(float):
+    """A scalar state value held, as in torch, in a 0-d tensor of the scalar dtype (not the parameter's)."""
 
 
 def scalar_dtype() -> np.dtype:
@@ -28,6 +39,20 @@ def stored(value) -> float:
 
 
 def stored_product(state, factor) -> float:
-    """``state *= factor`` on a scalar-dtype tensor: both rounded to the dtype, multiplied in it."""
+    """``state *= factor`` on torch's 0-d tensor: both rounded to its dtype, multiplied in it.
+
+    ``state`` is an :class:`InScalarDtype` (the scalar dtype, as created) or a
+    float (float64: a value ``load_state_dict`` cast to float64 parameters' dtype).
+    """
+    if not isinstance(state, InScalarDtype):
+        return float(state) * float(factor)
     cast = scalar_dtype().type
-    return float(cast(state) * cast(factor))
+    return InScalarDtype(cast(state) * cast(factor))
+
+
+def loaded(value, param_dtype) -> float:
+    """A loaded scalar state value as torch's ``load_state_dict`` leaves it: in the parameter's dtype."""
+    dtype = np.dtype(param_dtype)
+    if dtype == np.float64:
+        return float(value)
+    return InScalarDtype(dtype.type(value)) if dtype == scalar_dtype() else float(dtype.type(value))

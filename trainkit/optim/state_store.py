@@ -20,6 +20,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..autograd.tensor import Tensor
 from ..backend import device_of, get_array_module, to_device
 
 
@@ -44,7 +45,17 @@ def copy_state(value, copy_arrays: bool):
 
 
 def cast_state(value, like):
-    """Cast a loaded state value: arrays to ``like``'s device and (floating) dtype."""
+    """Cast a loaded state value: arrays to ``like``'s device and (floating) dtype.
+
+    A Tensor (a torch-style optimizer's ``state[p]["momentum_buffer"] = buf``)
+    stays the same object, as in torch, so in-place updates of ``buf`` are the
+    state's; only its array is moved or cast when needed.
+    """
+    if isinstance(value, Tensor):
+        arr = cast_state(value.array, like)
+        if arr.dtype != value.array.dtype or device_of(arr) != device_of(value.array):
+            value.array = arr
+        return value
     if isinstance(value, dict):
         return {k: cast_state(v, like) for k, v in value.items()}
     if isinstance(value, list):
