@@ -171,9 +171,13 @@ def test_optimizers_match_torch_on_random_cases(torch):
         # the state each parameter stepped since the reload holds (SGD without momentum: none)
         assert got_keys == want_keys, f"case {case}: {data[0]}({data[1]}) state keys"
         for step, (g_step, w_step) in enumerate(zip(got, want)):
+            # after a reload torch computes NAdam's mu_product in the parameters' float64 (its
+            # load_state_dict casts it); trainkit keeps float32 so resume stays bit-identical
+            reloaded_nadam = data[0] == "NAdam" and step >= data[7]
+            rtol, atol = (2e-9, 1e-9) if reloaded_nadam else (RTOL, ATOL)
             for k, (g, w) in enumerate(zip(g_step, w_step)):
                 np.testing.assert_allclose(
-                    g, w, rtol=RTOL, atol=ATOL,
+                    g, w, rtol=rtol, atol=atol,
                     err_msg=f"case {case}: {data[0]}({data[1]}) groups {data[4]} step {step} param {k} {g.shape}")
     assert time.perf_counter() - started < 20
 

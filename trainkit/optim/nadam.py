@@ -16,7 +16,7 @@ from __future__ import annotations
 from ._checks import check_adam_family
 from .elementwise import ElementwiseOptimizer, check_execution_flags
 from .kernels.rule import M, update_rule
-from .scalar_state import InScalarDtype, loaded, stored_product
+from .scalar_state import stored_product
 
 
 def nadam_update(param, grad, exp_avg, exp_avg_sq, one_minus_beta1, beta2, one_minus_beta2, bias_correction2, eps,
@@ -58,12 +58,7 @@ class NAdam(ElementwiseOptimizer):
         return {"exp_avg": 0.0, "exp_avg_sq": 0.0}
 
     def _init_scalars(self, group):
-        return {"step": 0.0, "mu_product": InScalarDtype(1.0)}
-
-    def _import_state(self, gi, j, entry):
-        super()._import_state(gi, j, entry)
-        st = self._state[(gi, j)]  # torch's load_state_dict casts mu_product to the parameter's dtype
-        st["mu_product"] = loaded(st["mu_product"], self.param_groups[gi]["params"][j].dtype)
+        return {"step": 0.0, "mu_product": 1.0}
 
     def _begin_step(self, state, group):
         state["step"] += 1.0
