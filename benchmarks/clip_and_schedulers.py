@@ -41,7 +41,7 @@ def clip_cases(torch):
         # on each side), so every call scales by max_norm / norm < 1.
         def tk_clip(ps=ps, grads=grads):
             for p, g in zip(ps, grads):
-                p.grad[...] = g
+                p.grad_array[...] = g
             return clip_grad_norm_(ps, 1.0)
 
         ref_clip = None

@@ -6,7 +6,7 @@ Cases (float32, torch with its default thread count):
   followed by MaxPool2d(2) and ReLU, then Linear 1024->64->10, batch 64.
 
 Both sides run the same step: ``zero_grad``; ``loss = criterion(model(x), y)``;
-``loss.backward()``; ``p -= lr * p.grad`` for every parameter. Both models
+``loss.backward()``; ``p -= lr * p.grad`` for every parameter (trainkit: on the raw arrays, ``p.array -= lr * p.grad_array``). Both models
 start from the same weights (copied as arrays). The "full Adam step" case uses
 each library's own Adam (``optimizer.zero_grad(); ...; optimizer.step()``) as a
 training loop does. Run:
@@ -52,7 +52,7 @@ def trainkit_step(model, x, y):
         loss = criterion(model(x), y)
         loss.backward()
         for p in params:
-            p.data -= LR * p.grad
+            p.array -= LR * p.grad_array  # the raw arrays (the update torch does in place)
         return loss
 
     return step

@@ -31,6 +31,8 @@ TOP_LEVEL = [
     "logsumexp", "reshape", "flatten", "squeeze", "unsqueeze", "transpose", "permute", "cat",
     "concat", "stack", "split", "chunk", "unbind", "broadcast_to", "clone", "eq", "ne", "lt",
     "le", "gt", "ge", "isfinite", "isnan",
+    # torch.cuda / torch.utils paths (trainkit.cuda, trainkit.utils.data, trainkit.utils.tensorboard)
+    "cuda", "utils",
     # plugins
     "hookimpl",
     # pretrained weights (trainkit.weights; imports safetensors only when called)
@@ -47,9 +49,13 @@ TENSOR_API = [
     "transpose", "permute", "t", "expand", "expand_as", "split", "chunk", "unbind",
     "masked_fill", "add_", "sub_", "mul_", "div_", "fill_", "copy_", "normal_", "uniform_",
     "__getitem__", "__setitem__", "__iter__", "__matmul__", "__rpow__", "__isub__",
+    "all", "any", "__format__",
+    # the arrays underneath .data and .grad
+    "array", "grad_array",
 ]
 
-SUBMODULES = ["trainkit.autograd", "trainkit.autograd.ops", "trainkit.backend", "trainkit.nn"]
+SUBMODULES = ["trainkit.autograd", "trainkit.autograd.ops", "trainkit.backend", "trainkit.nn", "trainkit.cuda",
+              "trainkit.utils.data", "trainkit.utils.tensorboard"]
 
 
 @pytest.mark.parametrize("name", TOP_LEVEL)

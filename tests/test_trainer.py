@@ -431,7 +431,7 @@ def test_validation_loss_and_accuracy_for_classification():
                       DataLoader(TensorDataset(x, y), batch_size=4),
                       val_loader=DataLoader(TensorDataset(x, y), batch_size=4), default_plugins=False)
     metrics = trainer.validate()
-    logits = x @ model.weight.data.T + model.bias.data
+    logits = x @ model.weight.data.numpy().T + model.bias.data.numpy()
     shifted = logits - logits.max(axis=1, keepdims=True)
     logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     assert metrics["val/loss"] == pytest.approx(-logp[np.arange(10), y].mean(), rel=1e-6)

@@ -111,14 +111,17 @@ float16 = _np.float16
 long = _np.int64
 
 
-def device(spec="cpu") -> Device:
-    """``trainkit.device("cuda:0" if trainkit.cuda_available() else "cpu")``, as torch.device."""
-    return Device(spec)
+#: ``trainkit.device("cuda:0" if trainkit.cuda.is_available() else "cpu")``, as ``torch.device``
+#: (the class itself, so ``isinstance(d, trainkit.device)`` works too).
+device = Device
 
 
 # Submodules load on first use (``trainkit.nn.Linear`` after a bare ``import trainkit``, as
 # with torch) without making ``import trainkit`` pay for optim, data or the Trainer up front.
-_LAZY_SUBMODULES = ("nn", "optim", "data", "params", "plugins", "checkpoint", "models", "trainer", "weights")
+_LAZY_SUBMODULES = (
+    "nn", "optim", "data", "params", "plugins", "checkpoint", "models", "trainer", "weights",
+    "cuda", "utils",  # torch.cuda and torch.utils.data / torch.utils.tensorboard
+)
 
 
 def __getattr__(name):

@@ -208,7 +208,7 @@ def get_array_module(*arrays):
     for x in arrays:
         if type(x) is np.ndarray:  # the common case, checked first
             continue
-        data = getattr(x, "data", x) if not isinstance(x, np.ndarray) else x
+        data = getattr(x, "array", x)
         if _is_cupy_array(data):
             return _cupy()
     return np
@@ -216,7 +216,7 @@ def get_array_module(*arrays):
 
 def device_of(array) -> Device:
     """The Device an array (or Tensor) lives on."""
-    data = getattr(array, "data", array) if not isinstance(array, np.ndarray) else array
+    data = getattr(array, "array", array)
     if _is_cupy_array(data):
         return Device("cuda", data.device.id)
     return _CPU

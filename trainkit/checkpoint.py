@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .autograd.tensor import Tensor
 from .backend import get_array_module
 
 __all__ = [
@@ -80,6 +81,8 @@ def _is_array(value) -> bool:
 
 
 def _encode(value, arrays: dict[str, np.ndarray], where: str):
+    if isinstance(value, Tensor):  # saved as its array (loaded back as a numpy array)
+        value = value.array
     if _is_array(value):
         key = f"a{len(arrays)}"
         arrays[key] = np.asarray(_host(value), order="C")  # not ascontiguousarray: it makes 0-d arrays 1-d
@@ -103,7 +106,7 @@ def _encode(value, arrays: dict[str, np.ndarray], where: str):
         return {_ITEMS: [[k, _encode(v, arrays, f"{where}[{k!r}]")] for k, v in value.items()]}
     raise CheckpointError(
         f"cannot checkpoint {type(value).__name__} at {where}; state must contain only dicts, lists, "
-        "tuples, str/int/float/bool/None and numpy/cupy arrays (no pickling)"
+        "tuples, str/int/float/bool/None, Tensors and numpy/cupy arrays (no pickling)"
     )
 
 

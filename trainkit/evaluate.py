@@ -31,12 +31,12 @@ def evaluate(model, loss_fn, loader, to_device, reduce=None) -> dict[str, float]
                 target = batch[-1]
                 out = model(*batch[:-1])
                 n = target.shape[0] if target.ndim else 1
-                total = total + loss_fn(out, target).data * n
+                total = total + loss_fn(out, target).array * n
                 count += n
                 if classification is None:
                     classification = out.ndim == 2 and target.ndim == 1 and target.dtype.kind in "iu"
                 if classification:
-                    correct = correct + (out.data.argmax(axis=1) == target.data).sum()
+                    correct = correct + (out.array.argmax(axis=1) == target.array).sum()
     finally:
         model.train(was_training)
     if reduce is not None:

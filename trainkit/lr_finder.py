@@ -207,7 +207,7 @@ def lr_find(trainer, min_lr: float = 1e-7, max_lr: float = 10.0, num_steps: int 
             batch = batch_to_device(next(batches), trainer.device)
             optimizer.zero_grad()
             loss = trainer.loss_fn(model(*batch[:-1]), batch[-1])
-            value = float(loss.data if isinstance(loss, Tensor) else loss)
+            value = float(loss.array if isinstance(loss, Tensor) else loss)
             if not math.isfinite(value):
                 stopped = f"the loss is {value} at lr {lr:.4g}"
                 break

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 _seed = 0
+_cuda_seed = 0  # what the cupy generators start from (manual_seed sets both)
 _generator = np.random.default_rng(0)
 _cupy_generators: dict = {}
 
@@ -18,6 +19,13 @@ def manual_seed(seed: int) -> None:
     global _seed, _generator
     _seed = int(seed)
     _generator = np.random.default_rng(_seed)
+    manual_seed_cuda(seed)
+
+
+def manual_seed_cuda(seed: int) -> None:
+    """Seed the GPU generators only (``trainkit.cuda.manual_seed``); they start on first use."""
+    global _cuda_seed
+    _cuda_seed = int(seed)
     _cupy_generators.clear()
 
 
@@ -32,7 +40,7 @@ def generator_for(xp):
         return _generator
     gen = _cupy_generators.get(xp.cuda.Device().id)
     if gen is None:
-        gen = xp.random.default_rng(_seed + 7919 * xp.cuda.Device().id)
+        gen = xp.random.default_rng(_cuda_seed + 7919 * xp.cuda.Device().id)
         _cupy_generators[xp.cuda.Device().id] = gen
     return gen
 
@@ -43,6 +51,6 @@ def get_rng_state() -> dict:
 
 
 def set_rng_state(state: dict) -> None:
-    global _seed
-    _seed = int(state["seed"])
+    global _seed, _cuda_seed
+    _seed = _cuda_seed = int(state["seed"])
     _generator.bit_generator.state = state["bit_generator"]

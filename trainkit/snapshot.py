@@ -31,8 +31,8 @@ class TrainingSnapshot:
         self.trainer = trainer
         model = trainer.model
         self.modes = [(m, m.training) for m in model.modules()]
-        self.tensors = [(t, _copy(t.data)) for t in list(model.parameters()) + list(model.buffers())]
-        self.grads = [(p, _copy(p.grad), p.requires_grad) for p in model.parameters()]
+        self.tensors = [(t, _copy(t.array)) for t in list(model.parameters()) + list(model.buffers())]
+        self.grads = [(p, _copy(p.grad_array), p.requires_grad) for p in model.parameters()]
         opt = trainer.optimizer
         self.optimizer_state = opt.state_dict()
         self.group_settings = [copy.deepcopy({k: v for k, v in g.items() if k != "params"}) for g in opt.param_groups]
@@ -44,13 +44,13 @@ class TrainingSnapshot:
         """Put everything recorded back."""
         trainer = self.trainer
         for tensor, saved in self.tensors:
-            if tensor.data.shape == saved.shape and tensor.data.dtype == saved.dtype:
-                tensor.data[...] = saved
+            if tensor.array.shape == saved.shape and tensor.array.dtype == saved.dtype:
+                tensor.array[...] = saved
             else:
-                tensor.data = saved
+                tensor.array = saved
         for p, grad, requires_grad in self.grads:
             p.requires_grad = requires_grad
-            p.grad = grad
+            p.grad_array = grad
         opt = trainer.optimizer
         opt.load_state_dict(self.optimizer_state)
         for group, settings in zip(opt.param_groups, self.group_settings):

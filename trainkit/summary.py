@@ -19,11 +19,11 @@ def model_summary(model) -> str:
     rows = [("", "name", "type", "params")]
     children = list(model.named_children())
     for i, (name, child) in enumerate(children):
-        rows.append((str(i), name, type(child).__name__, _count(sum(int(p.data.size) for p in child.parameters()))))
+        rows.append((str(i), name, type(child).__name__, _count(sum(int(p.array.size) for p in child.parameters()))))
     params = list(model.parameters())
-    trainable = sum(int(p.data.size) for p in params if p.requires_grad)
-    total = sum(int(p.data.size) for p in params)
-    size = sum(int(p.data.nbytes) for p in params) + sum(int(b.nbytes) for _, b in _buffers(model))
+    trainable = sum(int(p.array.size) for p in params if p.requires_grad)
+    total = sum(int(p.array.size) for p in params)
+    size = sum(int(p.array.nbytes) for p in params) + sum(int(b.nbytes) for _, b in _buffers(model))
     widths = [max(len(r[c]) for r in rows) for c in range(4)]
     lines = ["  ".join(cell.rjust(w) if c in (0, 3) else cell.ljust(w) for c, (cell, w) in enumerate(zip(r, widths)))
              for r in rows]
@@ -42,4 +42,4 @@ def model_summary(model) -> str:
 
 def _buffers(model):
     named = getattr(model, "named_buffers", None)
-    return [] if named is None else [(n, b.data if hasattr(b, "data") else b) for n, b in named()]
+    return [] if named is None else [(n, b.array if hasattr(b, "array") else b) for n, b in named()]

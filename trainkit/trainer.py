@@ -285,7 +285,7 @@ class Trainer:
                 scale = self.strategy.loss_scale(acc)
                 (loss * scale if scale != 1.0 else loss).backward()
                 hooks("on_after_backward", trainer=self)
-                self._log.add_loss(seen.data)
+                self._log.add_loss(seen.array)
                 contributed += 1
             micro += 1
             if micro == acc:

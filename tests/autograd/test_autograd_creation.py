@@ -95,7 +95,7 @@ def test_cast_keeps_the_graph():
 def test_clone_is_a_copy_in_the_graph():
     x = trainkit.tensor([1.0, 2.0], requires_grad=True)
     y = x.clone()
-    assert y.data is not x.data
+    assert y.array is not x.array
     (y * y).sum().backward()
     np.testing.assert_allclose(x.grad, [2.0, 4.0])
 

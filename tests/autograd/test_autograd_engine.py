@@ -141,7 +141,7 @@ def test_gradient_goes_into_parameter_grad_view():
     buffer = np.zeros(5, dtype=np.float32)
     p._grad_view = buffer[1:4]
     (p * 2.0).sum().backward()
-    assert p.grad is p._grad_view
+    assert p.grad_array is p._grad_view
     np.testing.assert_allclose(buffer, [0, 2, 2, 2, 0])
 
 
@@ -229,9 +229,9 @@ def test_assignment_into_graph_keeps_earlier_consumers_on_the_old_values():
 
 def test_assignment_without_gradients_stays_in_place():
     buf = trainkit.zeros(2, 2)
-    array = buf.data
+    array = buf.array
     buf[0] = trainkit.tensor([1.0, 2.0])
-    assert buf.data is array and not buf.requires_grad
+    assert buf.array is array and not buf.requires_grad
     np.testing.assert_allclose(array, [[1.0, 2.0], [0.0, 0.0]])
 
 

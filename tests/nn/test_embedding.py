@@ -10,6 +10,7 @@ from trainkit import nn
 
 def _host(array):
     """An array (gradient, index list) as numpy, whichever device it lives on."""
+    array = getattr(array, "array", array)  # a Tensor (.grad): its array
     return array if isinstance(array, np.ndarray) else array.get()
 
 

@@ -13,6 +13,7 @@ from trainkit.nn import functional as F
 
 def _host(array):
     """A gradient array as numpy, whichever device it lives on."""
+    array = getattr(array, "array", array)  # a Tensor (.grad): its array
     return array if isinstance(array, np.ndarray) else array.get()
 
 

@@ -45,14 +45,14 @@ def test_clip_grad_norm_matches_recorded_torch(dtype, norm, size, ref, xp):
     case = f"{dtype}/{norm}/{size}"
     grads = [ref[f"{case}/in{k}"] for k in range(3)]
     params = _params(grads, xp)
-    aliases = [p.grad for p in params]
+    aliases = [p.grad_array for p in params]
     total = clip_grad_norm_(params, 1.0 if size == "small" else 1e6, norm_type=NORM_TYPES[norm])
     assert total.dtype == np.dtype(dtype)
     tol = (TOL if xp is np else GPU_TOL)[dtype]
     np.testing.assert_allclose(float(total.item()), float(ref[f"{case}/total"]), **tol)
     for k, p in enumerate(params):
-        assert p.grad is aliases[k], "clipping must be in place (optimizer buffers alias .grad)"
-        got = p.grad if xp is np else p.grad.get()
+        assert p.grad_array is aliases[k], "clipping must be in place (optimizer buffers alias .grad)"
+        got = p.grad_array if xp is np else p.grad_array.get()
         assert got.dtype == np.dtype(dtype)
         np.testing.assert_allclose(got, ref[f"{case}/out{k}"], **tol)
     if size == "small" and math.isfinite(float(total.item())):  # it really clipped: the new total is max_norm

@@ -49,8 +49,8 @@ def rosenbrock_closure(params, opt, xp):
         g[1:] += 10 * r
         off = 0
         for p in params:
-            n = p.data.size
-            p.grad = g[off:off + n].reshape(p.data.shape).copy()
+            n = p.numel()
+            p.grad = g[off:off + n].reshape(p.shape).copy()
             off += n
         return loss
 

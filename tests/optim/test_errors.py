@@ -260,10 +260,46 @@ def test_sgd_state_without_momentum_buffer_loads_as_torch():
     np.testing.assert_allclose(p.data, 1 - 0.1 * 2.0)
 
 
-def test_load_state_dict_validates_loaded_hyperparameters():
+def test_load_state_dict_restores_hyperparameters_without_the_constructor_checks():
+    """As torch: a saved lr the constructor would refuse (-1.0) is loaded, not re-validated."""
     opt = SGD([Parameter(np.ones(2))], lr=0.1)
     sd = opt.state_dict()
     sd["param_groups"][0]["lr"] = -1.0
-    with pytest.raises(StateDictError, match=r"param group 0: Invalid learning rate: -1.0"):
-        opt.load_state_dict(sd)
-    assert opt.param_groups[0]["lr"] == 0.1
+    opt.load_state_dict(sd)
+    assert opt.param_groups[0]["lr"] == -1.0
+    with pytest.raises(ValueError, match="Invalid learning rate: -1"):
+        SGD([Parameter(np.ones(2))], lr=-1.0)  # the constructor still checks
+
+
+def _chained_cosine_lrs(optim, lr_scheduler, param):
+    """SGD under two chained CosineAnnealingLRs for 10 steps: (optimizer, lr after each step)."""
+    opt = optim.SGD([param], lr=0.05)
+    sched = lr_scheduler.ChainedScheduler([lr_scheduler.CosineAnnealingLR(opt, T_max=2, eta_min=0.001),
+                                           lr_scheduler.CosineAnnealingLR(opt, T_max=6, eta_min=0.05)])
+    lrs = []
+    for _ in range(10):
+        opt.step()
+        sched.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    return opt, lrs
+
+
+def test_checkpoint_of_a_schedule_that_drove_lr_negative_reloads():
+    import trainkit.optim as tk_optim
+
+    opt, lrs = _chained_cosine_lrs(tk_optim, tk_optim.lr_scheduler, Parameter(np.ones(2)))
+    assert lrs[-1] < 0  # the case in point: the chained recurrences end below zero
+    fresh = SGD([Parameter(np.ones(2))], lr=0.1)
+    fresh.load_state_dict(opt.state_dict())
+    assert fresh.param_groups[0]["lr"] == lrs[-1] == opt.param_groups[0]["lr"]
+
+
+def test_negative_lr_schedule_and_reload_match_torch(torch):
+    import trainkit.optim as tk_optim
+
+    _, lrs = _chained_cosine_lrs(tk_optim, tk_optim.lr_scheduler, Parameter(np.ones(2)))
+    topt, tlrs = _chained_cosine_lrs(torch.optim, torch.optim.lr_scheduler, torch.nn.Parameter(torch.ones(2)))
+    np.testing.assert_allclose(lrs, tlrs, rtol=1e-12, atol=1e-15)
+    tfresh = torch.optim.SGD([torch.nn.Parameter(torch.ones(2))], lr=0.1)
+    tfresh.load_state_dict(topt.state_dict())  # torch loads it as well
+    assert tfresh.param_groups[0]["lr"] == tlrs[-1]

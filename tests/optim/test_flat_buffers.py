@@ -12,7 +12,7 @@ def test_params_and_grads_view_one_buffer(xp):
     ps = [Parameter(xp.ones((2, 3), dtype=xp.float32)), Parameter(xp.zeros(4, dtype=xp.float32))]
     opt = Adam(ps, lr=0.1)
     bucket = opt._buckets[0][0]
-    assert all(p.data.base is bucket.data or p.data.base is bucket.data.base for p in ps)
+    assert all(p.array.base is bucket.data or p.array.base is bucket.data.base for p in ps)
     assert ps[0]._grad_view.shape == (2, 3)
     assert ps[0].data.dtype == xp.float32
 
@@ -23,7 +23,7 @@ def test_autograd_writes_into_the_grad_view():
     p = Parameter(np.arange(3.0))
     opt = SGD([p], lr=0.5)
     ops.sum(ops.mul(p, p)).backward()
-    assert p.grad is p._grad_view
+    assert p.grad_array is p._grad_view
     opt.step()
     np.testing.assert_allclose(p.data, np.arange(3.0) - 0.5 * 2 * np.arange(3.0))
     opt.zero_grad()
@@ -39,7 +39,7 @@ def test_reassigned_data_and_grad_are_picked_up():
     opt.step()
     np.testing.assert_allclose(p.data, 4.9)
     np.testing.assert_allclose(q.data, 0.8)
-    assert p.data.base is not None  # re-viewed into the buffer
+    assert p.array.base is not None  # re-viewed into the buffer
 
 
 def test_dtype_change_relayouts_and_keeps_state():
@@ -82,9 +82,9 @@ def test_zero_grad_to_zeros_keeps_arrays():
     opt = SGD([p], lr=1.0)
     p.grad = np.ones(2)
     opt.step()
-    g = p.grad
+    g = p.grad_array
     opt.zero_grad(set_to_none=False)
-    assert p.grad is g and not p.grad.any()
+    assert p.grad_array is g and not p.grad_array.any()
 
 
 def test_state_has_parameter_dtype(xp):

@@ -46,7 +46,7 @@ def test_kept_gradient_survives_zero_grad():
     np.testing.assert_array_equal(g2, np.full((1, 3), 4.0))
     np.testing.assert_array_equal(acc + g2, np.full((1, 3), 6.0))
     # the new gradient still lands in the optimizer's (new) flat buffer
-    assert lin.weight.grad is lin.weight._grad_view
+    assert lin.weight.grad_array is lin.weight._grad_view
     opt.step()
     np.testing.assert_array_equal(lin.bias.grad, [2.0])  # two rows
 
@@ -98,7 +98,7 @@ def test_view_of_a_gradient_is_detected_too():
         opt.zero_grad()
         lin(Tensor(scale * np.ones((4, 3), np.float32))).sum().backward()
         kept.append(lin.weight.grad.reshape(-1))
-        assert kept[-1].base is opt._buckets[0][0].grad
+        assert kept[-1].array.base is opt._buckets[0][0].grad
         opt.step()
     for view, scale in zip(kept, (1.0, 2.0, 3.0)):
         np.testing.assert_array_equal(view, np.full(3, 4.0 * scale))
@@ -125,9 +125,9 @@ def test_set_to_none_false_zeroes_in_place_like_torch():
     opt = SGD([p], lr=0.1)
     p.grad = np.full(3, 2.0)
     opt.step()
-    kept = p.grad
+    kept = p.grad_array
     opt.zero_grad(set_to_none=False)
-    assert p.grad is kept
+    assert p.grad_array is kept
     np.testing.assert_array_equal(kept, 0.0)
 
 

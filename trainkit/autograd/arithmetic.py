@@ -244,7 +244,7 @@ def where(condition, input=None, other=None):  # noqa: A002
     With only ``condition``, returns the tuple of index tensors of its true
     elements, like ``torch.where(condition)``.
     """
-    cond = condition.data if isinstance(condition, Tensor) else condition
+    cond = condition.array if isinstance(condition, Tensor) else condition
     if input is None and other is None:
         xp = get_array_module(cond)
         return tuple(Tensor._wrap(i.astype(np.int64), False) for i in xp.nonzero(cond))

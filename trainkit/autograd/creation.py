@@ -28,7 +28,7 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     Python floats become float32 (the default dtype); integers stay int64.
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     if hasattr(data, "__cuda_array_interface__"):
         array = data.copy()
     else:
@@ -91,7 +91,7 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tens
 
 
 def _like(other, dtype, device):
-    data = other.data if isinstance(other, Tensor) else other
+    data = other.array if isinstance(other, Tensor) else other
     xp = get_array_module(data)
     return xp, data.shape, np.dtype(dtype) if dtype is not None else data.dtype, device
 

@@ -8,6 +8,7 @@ Binary arithmetic (+ - * / ** @, maximum/minimum, where) is in ``arithmetic``.
 from __future__ import annotations
 
 from ..backend import get_array_module
+from .dims import normalize_dims
 from .arithmetic import maximum, minimum
 from .function import Function
 from .tensor import Tensor
@@ -16,6 +17,7 @@ __all__ = [
     "Abs", "Clamp", "Exp", "Log", "Neg", "ReLU", "Sigmoid", "Sqrt", "Tanh",
     "abs", "clamp", "clamp_max", "clamp_min", "clip", "eq", "exp", "ge", "gt", "isfinite",
     "isnan", "le", "log", "logical_not", "lt", "ne", "neg", "relu", "sigmoid", "sqrt", "tanh",
+    "all", "any",
 ]
 
 
@@ -167,7 +169,7 @@ def clamp(input, min=None, max=None):  # noqa: A001,A002 - torch's argument name
         if max is not None:
             out = minimum(out, max)
         return out
-    dtype_type = input.data.dtype.type
+    dtype_type = input.array.dtype.type
     lo = None if min is None else dtype_type(min)
     hi = None if max is None else dtype_type(max)
     return Clamp.apply(input, min=lo, max=hi)
@@ -186,8 +188,8 @@ def clamp_max(input, max):  # noqa: A002
 
 def _compare(name, op):
     def compare(input, other):  # noqa: A002
-        a = input.data if isinstance(input, Tensor) else input
-        b = other.data if isinstance(other, Tensor) else other
+        a = input.array if isinstance(input, Tensor) else input
+        b = other.array if isinstance(other, Tensor) else other
         return Tensor._wrap(op(a, b), False)
 
     compare.__name__ = name
@@ -204,12 +206,29 @@ ge = _compare("ge", lambda a, b: a >= b)
 
 
 def isfinite(input):  # noqa: A002
-    return Tensor._wrap(get_array_module(input.data).isfinite(input.data), False)
+    return Tensor._wrap(get_array_module(input.array).isfinite(input.array), False)
 
 
 def isnan(input):  # noqa: A002
-    return Tensor._wrap(get_array_module(input.data).isnan(input.data), False)
+    return Tensor._wrap(get_array_module(input.array).isnan(input.array), False)
 
 
 def logical_not(input):  # noqa: A002
-    return Tensor._wrap(get_array_module(input.data).logical_not(input.data), False)
+    return Tensor._wrap(get_array_module(input.array).logical_not(input.array), False)
+
+
+def _truth(name, reduce):
+    def test(input, dim=None, keepdim=False):  # noqa: A002
+        data = input.array
+        axis = normalize_dims(dim, data.ndim, name)
+        if data.ndim == 0:
+            axis = None
+        return Tensor._wrap(get_array_module(data).asarray(reduce(data, axis=axis, keepdims=keepdim)), False)
+
+    test.__name__ = name
+    test.__doc__ = f"``torch.{name}``: whether {name} elements (over ``dim``) are non-zero; a bool Tensor."
+    return test
+
+
+all = _truth("all", lambda a, **kw: a.all(**kw))  # noqa: A001 - torch.all
+any = _truth("any", lambda a, **kw: a.any(**kw))  # noqa: A001 - torch.any

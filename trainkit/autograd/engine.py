@@ -26,7 +26,7 @@ _FREED_MESSAGE = (
 
 
 def run_backward(root, grad=None, retain_graph: bool = False) -> None:
-    """Backpropagate from ``root`` (a Tensor), accumulating into leaf ``.grad``.
+    """Backpropagate from ``root`` (a Tensor), accumulating into each leaf's gradient (``.grad``).
 
     Nodes are visited in decreasing generation through a heap: every node runs
     once, after all of its consumers have delivered their gradients, without
@@ -38,18 +38,18 @@ def run_backward(root, grad=None, retain_graph: bool = False) -> None:
             "call backward on a tensor computed from tensors with requires_grad=True "
             "(and outside no_grad())"
         )
-    xp = get_array_module(root.data)
+    xp = get_array_module(root.array)
     if grad is None:
-        if root.data.size != 1:
+        if root.array.size != 1:
             raise RuntimeError(
                 f"grad can be implicitly created only for scalar outputs; this tensor has shape "
                 f"{tuple(root.shape)}: pass backward(gradient) with a gradient of that shape"
             )
-        grad = xp.ones_like(root.data)
+        grad = xp.ones_like(root.array)
     else:
-        grad = getattr(grad, "data", grad)
-        grad = xp.asarray(grad, dtype=root.data.dtype)
-        if grad.shape != root.data.shape:
+        grad = getattr(grad, "array", grad)
+        grad = xp.asarray(grad, dtype=root.array.dtype)
+        if grad.shape != root.array.shape:
             raise ShapeError(
                 f"backward(gradient): gradient has shape {tuple(grad.shape)} but the tensor has "
                 f"shape {tuple(root.shape)}"
@@ -79,8 +79,8 @@ def run_backward(root, grad=None, retain_graph: bool = False) -> None:
         for inp, inp_ctx, needs, g in zip(fn.inputs, fn.parents, fn.needs_input_grad, in_grads):
             if not needs or g is None:
                 continue
-            if g.dtype != inp.data.dtype:
-                g = g.astype(inp.data.dtype, copy=False)
+            if g.dtype != inp.array.dtype:
+                g = g.astype(inp.array.dtype, copy=False)
             if inp_ctx is None:
                 inp._accumulate_grad(g)
                 continue

@@ -17,3 +17,22 @@ class ShapeError(ValueError):
     ``matmul: incompatible shapes (2, 3) and (4, 5)``, instead of numpy's or
     cupy's internal wording.
     """
+
+
+class InputTypeError(TypeError):
+    """Raised when an op gets an input that is neither a Tensor, an array nor a number.
+
+    The tutorial slip ``x, y = (device), (device)`` ends here: ``model(x)``
+    hands a ``Device`` to ``linear``. ``op`` and ``position`` say where,
+    ``value`` is what came; ``nn.Module.__call__`` adds the layer (see
+    ``trainkit.nn.input_errors``).
+    """
+
+    def __init__(self, op: str, position: int, value):
+        self.op, self.position, self.value = op, position, value
+        self.module = None  # the innermost layer that passed it on, set by Module.__call__
+        text = repr(value)
+        super().__init__(
+            f"{op}: argument {position} must be a Tensor (or an array or a number), got "
+            f"{type(value).__name__}: {text[:80] + '...' if len(text) > 80 else text}"
+        )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import DeviceMismatchError, device_of
-from .errors import ShapeError
+from .errors import InputTypeError, ShapeError
 from .grad_mode import _state
 from .tensor import Tensor
 
@@ -35,8 +35,15 @@ def _shape_error(cls, raw, exc) -> ShapeError:
     return ShapeError(f"{op_name(cls)}: incompatible shapes {listed} ({exc})")
 
 
-def _check_devices(cls, raw) -> None:
-    """Slow path of ``apply``: some input is not a numpy array (cupy, or odd)."""
+def _check_devices(cls, raw, inputs) -> None:
+    """Slow path of ``apply``: some input is not a numpy array (cupy, or odd).
+
+    Something that is no array, Tensor or number (a ``Device``, a list) is an
+    ``InputTypeError`` naming the op and the argument.
+    """
+    for i, r in enumerate(raw):
+        if not (hasattr(r, "shape") and hasattr(r, "dtype")) and type(r) not in _PLAIN:
+            raise InputTypeError(op_name(cls), i, inputs[i])
     arrays = [r for r in raw if hasattr(r, "shape") and hasattr(r, "dtype") and not isinstance(r, np.generic)]
     if len(arrays) < 2:
         return
@@ -86,7 +93,7 @@ class Function:
         check = False
         for x in inputs:
             if isinstance(x, Tensor):
-                data = x.data
+                data = x.array
                 if x.requires_grad:
                     requires = True
             else:
@@ -95,7 +102,7 @@ class Function:
                 check = True  # cupy (or odd) input: verify one device before computing
             raw.append(data)
         if check:
-            _check_devices(cls, raw)
+            _check_devices(cls, raw, inputs)
         if requires and not _state.enabled:
             requires = False
         fn = cls()

@@ -14,7 +14,7 @@ from .tensor import Tensor
 def numerical_grad(fn, inputs, index, eps=1e-6):
     """Central differences of ``sum(fn(*inputs) * w)`` w.r.t. ``inputs[index]``."""
     x = inputs[index]
-    data = x.data
+    data = x.array
     xp = get_array_module(data)
     grad = xp.zeros_like(data)
     for idx in np.ndindex(*data.shape):  # element-wise, so any strides work
@@ -29,7 +29,7 @@ def numerical_grad(fn, inputs, index, eps=1e-6):
 
 
 def _scalar(out):
-    data = out.data if isinstance(out, Tensor) else out
+    data = out.array if isinstance(out, Tensor) else out
     return float(data.sum())
 
 
@@ -45,14 +45,14 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4, seed=0):
         if isinstance(t, Tensor) and t.requires_grad:
             if t.dtype != np.float64:
                 raise TypeError(f"gradcheck needs float64 inputs, input {i} is {t.dtype}")
-            flags = getattr(t.data, "flags", None)
+            flags = getattr(t.array, "flags", None)
             if flags is not None and not getattr(flags, "writeable", True):
                 raise ValueError(
                     f"gradcheck perturbs inputs in place, but input {i} is a read-only array "
                     "(e.g. a broadcast view); pass a copy"
                 )
     out = fn(*inputs)
-    xp = get_array_module(out.data)
+    xp = get_array_module(out.array)
     rng = np.random.default_rng(seed)
     weights = xp.asarray(rng.standard_normal(out.shape))
     w_t = Tensor(weights)
@@ -62,12 +62,12 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4, seed=0):
 
     for t in inputs:
         if isinstance(t, Tensor):
-            t.grad = None
+            t.grad_array = None
     weighted(*inputs).backward()
     for i, t in enumerate(inputs):
         if not (isinstance(t, Tensor) and t.requires_grad):
             continue
-        analytic = t.grad if t.grad is not None else xp.zeros_like(t.data)
+        analytic = t.grad_array if t.grad_array is not None else xp.zeros_like(t.array)
         numeric = numerical_grad(weighted, list(inputs), i, eps)
         if not bool(xp.allclose(analytic, numeric, atol=atol, rtol=rtol)):
             err = xp.abs(analytic - numeric)

@@ -54,7 +54,7 @@ def convert_index(index, xp, device):
             out.append(item)
             continue
         if isinstance(item, Tensor):
-            item = item.data
+            item = item.array
         if isinstance(item, (list, range)):
             item = np.asarray(item)
             if item.dtype.kind == "f":
@@ -76,7 +76,7 @@ def convert_index(index, xp, device):
 
 def getitem(input, index):  # noqa: A002
     """``input[index]`` with numpy's rules: ints, slices, None, ..., bool masks, int arrays."""
-    data = input.data
+    data = input.array
     index, advanced = convert_index(index, get_array_module(data), device_of(data))
     if not input.requires_grad:
         return Tensor._wrap(data[index], False)
@@ -125,7 +125,7 @@ def setitem(input, index, value):  # noqa: A002
     old values in that case. A leaf that requires grad cannot be assigned into
     while recording, as in torch.
     """
-    data = input.data
+    data = input.array
     xp = get_array_module(data)
     value_requires = isinstance(value, Tensor) and value.requires_grad
     if is_grad_enabled() and (input.requires_grad or value_requires):
@@ -145,7 +145,7 @@ def setitem(input, index, value):  # noqa: A002
         if not isinstance(value, Tensor):
             value = Tensor._wrap(xp.asarray(value, dtype=data.dtype), False)
         result = SetItem.apply(old, value, index=index, advanced=advanced)
-        input.data, input._ctx, input.requires_grad = result.data, result._ctx, True
+        input.array, input._ctx, input.requires_grad = result.array, result._ctx, True
         return
     index, _ = convert_index(index, xp, device_of(data))
-    data[index] = value.data if isinstance(value, Tensor) else value
+    data[index] = value.array if isinstance(value, Tensor) else value

@@ -16,6 +16,7 @@ from . import arithmetic as A
 from . import conversion as C
 from . import elementwise as E
 from . import indexing
+from . import interop
 from . import reductions as R
 from . import shaping as S
 from .grad_mode import is_grad_enabled
@@ -27,15 +28,15 @@ def _reflected(fn):
 
 
 def _apply_ufunc_in_place(self, other, ufunc_name):
-    """Write ``ufunc(self, other)`` into ``self.data`` (the shared tail of ``+=`` and ``add_``)."""
-    data = self.data
-    value = other.data if isinstance(other, Tensor) else other
+    """Write ``ufunc(self, other)`` into ``self.array`` (the shared tail of ``+=`` and ``add_``)."""
+    data = self.array
+    value = other.array if isinstance(other, Tensor) else other
     getattr(get_array_module(data), ufunc_name)(data, value, out=data)
     return self
 
 
 def _inplace(name, fn, ufunc_name):
-    """``x += y`` etc.: in place on ``.data`` outside the graph, out of place inside it.
+    """``x += y`` etc.: in place on ``.array`` outside the graph, out of place inside it.
 
     Inside ``no_grad()`` (the hand-written SGD update ``w -= lr * w.grad``)
     the parameter's array is updated in place and ``w`` stays the same leaf.
@@ -59,10 +60,40 @@ def _inplace(name, fn, ufunc_name):
     return method
 
 
-def _method_inplace(name, ufunc_name, alpha_arg=False):
-    """``x.add_(y)`` etc.: always in place on ``.data``, so never on a tensor in the graph."""
+def _legacy_alpha(name, other, args, alpha):
+    """``(other, alpha)`` of ``x.add_(y, alpha=a)``, or of torch's deprecated ``x.add_(a, y)`` form.
 
-    def method(self, other, *, alpha=1):
+    Old tutorials write ``p.data.add_(-lr, p.grad.data)``; torch still accepts it.
+    """
+    if not args:
+        return other, alpha
+    if len(args) > 1 or alpha != 1 or isinstance(other, Tensor) or not isinstance(args[0], Tensor):
+        raise TypeError(
+            f"{name}() takes (other, *, alpha=1) or the deprecated (alpha: Number, other: Tensor), "
+            f"got {len(args) + 1} positional arguments"
+        )
+    return args[0], other
+
+
+def _with_alpha(name, fn):
+    """``x.add(y, alpha=a)`` / ``x.sub(...)`` accepting the deprecated ``x.add(a, y)`` as well."""
+
+    def method(self, other, *args, alpha=1):
+        other, alpha = _legacy_alpha(name, other, args, alpha)
+        return fn(self, other, alpha=alpha)
+
+    method.__name__ = name
+    return method
+
+
+def _method_inplace(name, ufunc_name, alpha_arg=False):
+    """``x.add_(y)`` etc.: always in place on ``.array``, so never on a tensor in the graph."""
+
+    def method(self, other, *args, alpha=1):
+        if alpha_arg:
+            other, alpha = _legacy_alpha(name, other, args, alpha)
+        elif args:
+            raise TypeError(f"{name}() takes 1 positional argument, got {len(args) + 1}")
         if alpha_arg and alpha != 1:
             other = other * alpha
         if is_grad_enabled() and (
@@ -81,37 +112,37 @@ def _method_inplace(name, ufunc_name, alpha_arg=False):
 def _clamp_(self, min=None, max=None):  # noqa: A002
     if self.requires_grad and is_grad_enabled():
         raise RuntimeError("clamp_ on a tensor that requires grad; use clamp() or no_grad()")
-    xp = get_array_module(self.data)
-    xp.clip(self.data, min, max, out=self.data)
+    xp = get_array_module(self.array)
+    xp.clip(self.array, min, max, out=self.array)
     return self
 
 
 def _fill_(self, value):
     _check_writable(self, "fill_")
-    self.data[...] = value.data if isinstance(value, Tensor) else value
+    self.array[...] = value.array if isinstance(value, Tensor) else value
     return self
 
 
 def _copy_(self, src):
     _check_writable(self, "copy_")
-    src = src.data if isinstance(src, Tensor) else src
-    self.data[...] = get_array_module(self.data).asarray(src)
+    src = src.array if isinstance(src, Tensor) else src
+    self.array[...] = get_array_module(self.array).asarray(src)
     return self
 
 
 def _normal_(self, mean=0.0, std=1.0):
     _check_writable(self, "normal_")
-    xp = get_array_module(self.data)
+    xp = get_array_module(self.array)
     gen = _random.generator_for(xp)
-    self.data[...] = gen.standard_normal(self.data.shape) * std + mean
+    self.array[...] = gen.standard_normal(self.array.shape) * std + mean
     return self
 
 
 def _uniform_(self, a=0.0, b=1.0):  # noqa: D401 - torch's argument names
     _check_writable(self, "uniform_")
-    xp = get_array_module(self.data)
+    xp = get_array_module(self.array)
     gen = _random.generator_for(xp)
-    self.data[...] = gen.random(self.data.shape) * (b - a) + a
+    self.array[...] = gen.random(self.array.shape) * (b - a) + a
     return self
 
 
@@ -126,7 +157,7 @@ def _check_writable(self, name):
 def _iter(self):
     if self.ndim == 0:
         raise TypeError("iteration over a 0-d tensor")
-    return (self[i] for i in range(self.data.shape[0]))
+    return (self[i] for i in range(self.array.shape[0]))
 
 
 def _masked_fill(self, mask, value):
@@ -158,16 +189,17 @@ def install() -> None:
     T.__setitem__ = indexing.setitem
     T.__iter__ = _iter
     # arithmetic and maths
-    for name in ("add", "sub", "mul", "div", "pow", "matmul", "maximum", "minimum"):
+    for name in ("mul", "div", "pow", "matmul", "maximum", "minimum"):
         setattr(T, name, getattr(A, name))
+    T.add, T.sub = _with_alpha("add", A.add), _with_alpha("sub", A.sub)
     for name in (
         "neg", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "clamp", "clip",
         "clamp_min", "clamp_max", "eq", "ne", "lt", "le", "gt", "ge", "isfinite", "isnan",
-        "logical_not",
+        "logical_not", "all", "any",
     ):
         setattr(T, name, getattr(E, name))
     T.mm = A.matmul
-    T.subtract, T.multiply, T.divide = A.sub, A.mul, A.div
+    T.subtract, T.multiply, T.divide = T.sub, A.mul, A.div
     T.square = lambda s: A.pow(s, 2)
     T.where = lambda s, condition, other: A.where(condition, s, other)
     T.masked_fill = _masked_fill
@@ -202,7 +234,13 @@ def install() -> None:
     T.copy_ = _copy_
     T.normal_ = _normal_
     T.uniform_ = _uniform_
-    T.bool = lambda s: Tensor._wrap(s.data.astype(np.bool_), False)
+    T.bool = lambda s: Tensor._wrap(s.array.astype(np.bool_), False)
+    # numpy-style code on Tensors (custom optimizers written when .data/.grad were arrays)
+    T.__array_ufunc__ = interop.array_ufunc
+    T.__array_function__ = interop.array_function
+    T.astype = interop.astype
+    T.copy = interop.copy
+    T.__cuda_array_interface__ = property(interop.cuda_array_interface)
 
 
 install()

@@ -25,12 +25,12 @@ def _arr(x, like):
     """Operand as an array compatible with ``like`` (Python scalars take like's dtype)."""
     if isinstance(x, Tensor):
         return x
-    return as_array_like(x, like.data if isinstance(like, Tensor) else like)
+    return as_array_like(x, like.array if isinstance(like, Tensor) else like)
 
 
 def promote_for_scalar(t, scalar):
     """An integer tensor meeting a float scalar becomes float32 (torch's default dtype)."""
-    if isinstance(scalar, (float, np.floating)) and t.data.dtype.kind in "iub":
+    if isinstance(scalar, (float, np.floating)) and t.array.dtype.kind in "iub":
         return to(t, dtype=DEFAULT_DTYPE)
     return t
 
@@ -55,10 +55,10 @@ def result_dtype(a, b):
     only when it is of a higher category (``float32 (3,)`` with ``float64 ()`` is
     float32, ``int64 (3,)`` with ``float64 ()`` is float64).
     """
-    da, db = a.data.dtype, b.data.dtype
+    da, db = a.array.dtype, b.array.dtype
     if da == db:
         return da
-    a_dims, b_dims = a.data.ndim > 0, b.data.ndim > 0
+    a_dims, b_dims = a.array.ndim > 0, b.array.ndim > 0
     if a_dims == b_dims:
         return _promote_dtypes(da, db)
     higher, lower = (da, db) if a_dims else (db, da)
@@ -69,9 +69,9 @@ def result_dtype(a, b):
 def promote_tensors(a, b):
     """``a`` and ``b`` cast (differentiably) to their torch result dtype, where they differ."""
     want = result_dtype(a, b)
-    if a.data.dtype != want:
+    if a.array.dtype != want:
         a = to(a, dtype=want)
-    if b.data.dtype != want:
+    if b.array.dtype != want:
         b = to(b, dtype=want)
     return a, b
 
@@ -84,7 +84,7 @@ def binary_operands(a, b):
     """
     if isinstance(a, Tensor):
         if isinstance(b, Tensor):
-            if a.data.dtype is b.data.dtype or a.data.dtype == b.data.dtype:
+            if a.array.dtype is b.array.dtype or a.array.dtype == b.array.dtype:
                 return a, b
             return promote_tensors(a, b)
         a = promote_for_scalar(a, b)

@@ -14,12 +14,11 @@ import numpy as np
 from ..backend import get_array_module
 from .arithmetic import maximum, minimum
 from .dims import normalize_dim, normalize_dims
-from .elementwise import sqrt
 from .function import Function
 from .tensor import Tensor
 
 __all__ = [
-    "AMax", "LogSoftmax", "LogSumExp", "MaxDim", "Mean", "Softmax", "Sum", "ValuesIndices", "Var",
+    "AMax", "LogSoftmax", "LogSumExp", "MaxDim", "Mean", "Softmax", "StdFromVar", "Sum", "ValuesIndices", "Var",
     "amax", "amin", "argmax", "argmin", "log_softmax", "logsumexp", "max", "mean", "min",
     "softmax", "std", "sum", "var",
 ]
@@ -33,6 +32,12 @@ def _axes(axis, ndim):
     if ndim == 0:
         return None
     return axis
+
+
+def _reduced_axes(dim, input, op: str):
+    """``normalize_dims`` for a reduction: on a 0-d tensor ``dim=0``/``-1`` is accepted (as torch) and means all."""
+    axes = normalize_dims(dim, input.ndim, op)
+    return None if input.ndim == 0 else axes
 
 
 def _expand_reduced(g, shape, axis, keepdim):
@@ -93,6 +98,22 @@ class Var(Function):
         return g * self.diff * g.dtype.type(2.0 / self.denom)
 
 
+class StdFromVar(Function):
+    """``sqrt(var)`` for ``std``: where the std is 0 its gradient is 0 (torch masks it), not inf/nan."""
+
+    name = "std"
+
+    def forward(self, v):
+        self.out = get_array_module(v).sqrt(v)
+        return self.out
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scaled = g / (self.out * 2)
+        return xp.where(self.out == 0, g.dtype.type(0), scaled)
+
+
 class AMax(Function):
     """Max (or min) over axes; ties share the gradient evenly (torch's ``amax``/``max()``)."""
 
@@ -138,7 +159,10 @@ class MaxDim(Function):
 class Softmax(Function):
     def forward(self, a, axis):
         xp = get_array_module(a)
-        e = a - a.max(axis=axis, keepdims=True)
+        if a.size == 0:  # a zero-size dimension: an empty result of the same shape, as torch
+            self.out, self.axis = a.copy(), axis
+            return self.out
+        e = xp.asarray(a - a.max(axis=axis, keepdims=True))  # asarray: 0-d input gives a scalar
         xp.exp(e, out=e)
         e /= e.sum(axis=axis, keepdims=True)
         self.out, self.axis = e, axis
@@ -154,8 +178,11 @@ class LogSoftmax(Function):
 
     def forward(self, a, axis):
         xp = get_array_module(a)
-        shifted = a - a.max(axis=axis, keepdims=True)
-        lse = xp.exp(shifted).sum(axis=axis, keepdims=True)
+        if a.size == 0:
+            self.out, self.axis = a.copy(), axis
+            return self.out
+        shifted = xp.asarray(a - a.max(axis=axis, keepdims=True))
+        lse = xp.asarray(xp.exp(shifted).sum(axis=axis, keepdims=True))
         xp.log(lse, out=lse)
         shifted -= lse
         self.out, self.axis = shifted, axis
@@ -187,19 +214,19 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A001,A002 - tor
     """Sum over ``dim`` (int, tuple or None for all), keeping reduced axes with ``keepdim``."""
     if dtype is not None:
         input = input.to(dtype=dtype)
-    return Sum.apply(input, axis=normalize_dims(dim, input.ndim, "sum"), keepdim=keepdim)
+    return Sum.apply(input, axis=_reduced_axes(dim, input, "sum"), keepdim=keepdim)
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     """Mean over ``dim``; integer tensors must be cast first, as in torch."""
     if dtype is not None:
         input = input.to(dtype=dtype)
-    if input.data.dtype.kind not in "fc":
+    if input.array.dtype.kind not in "fc":
         raise TypeError(
             f"mean(): could not infer output dtype: input dtype is {input.dtype}; "
             "use a floating point tensor or pass dtype="
         )
-    return Mean.apply(input, axis=normalize_dims(dim, input.ndim, "mean"), keepdim=keepdim)
+    return Mean.apply(input, axis=_reduced_axes(dim, input, "mean"), keepdim=keepdim)
 
 
 def _correction(unbiased, correction):
@@ -218,23 +245,23 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):  # n
     """
     if isinstance(dim, bool):
         dim, unbiased = None, dim
-    axis = normalize_dims(dim, input.ndim, "var")
+    axis = _reduced_axes(dim, input, "var")
     return Var.apply(input, axis=axis, keepdim=keepdim, correction=_correction(unbiased, correction))
 
 
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):  # noqa: A002
-    """Standard deviation: ``sqrt(var(...))`` with the same arguments."""
-    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+    """Standard deviation: ``sqrt(var(...))`` with the same arguments (gradient 0 where it is 0, as torch)."""
+    return StdFromVar.apply(var(input, dim, unbiased, keepdim, correction=correction))
 
 
 def amax(input, dim=(), keepdim=False):  # noqa: A002
     """Max over ``dim`` (all axes by default); tied maxima share the gradient."""
-    return AMax.apply(input, axis=normalize_dims(dim, input.ndim, "amax"), keepdim=keepdim)
+    return AMax.apply(input, axis=_reduced_axes(dim, input, "amax"), keepdim=keepdim)
 
 
 def amin(input, dim=(), keepdim=False):  # noqa: A002
     """Min over ``dim`` (all axes by default); tied minima share the gradient."""
-    return AMax.apply(input, axis=normalize_dims(dim, input.ndim, "amin"), keepdim=keepdim, largest=False)
+    return AMax.apply(input, axis=_reduced_axes(dim, input, "amin"), keepdim=keepdim, largest=False)
 
 
 def _max_min(input, dim, keepdim, largest):
@@ -246,7 +273,7 @@ def _max_min(input, dim, keepdim, largest):
             raise TypeError(f"{name}(): keepdim needs dim")
         return AMax.apply(input, axis=None, keepdim=False, largest=largest)
     axis = normalize_dim(dim, input.ndim, name)
-    data = input.data
+    data = input.array
     if data.ndim == 0:
         indices = get_array_module(data).zeros((), dtype=np.int64)
         return ValuesIndices(input, Tensor._wrap(indices, False))
@@ -272,7 +299,7 @@ def min(input, dim=None, keepdim=False):  # noqa: A001,A002 - torch.min
 
 
 def _arg(input, dim, keepdim, largest):
-    data = input.data
+    data = input.array
     name = "argmax" if largest else "argmin"
     pick = data.argmax if largest else data.argmin
     if dim is None:

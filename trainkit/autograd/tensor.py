@@ -1,8 +1,13 @@
 """``Tensor``: an array (numpy or cupy) plus what reverse-mode autograd needs.
 
-``.data`` is the raw array and ``.grad`` an array of the same shape and dtype
-or ``None``; both are plain attributes users may assign, as in PyTorch. This
-class holds the data and the autograd bookkeeping only; every method that runs
+The array is ``.array`` and the gradient array ``.grad_array`` (same shape and
+dtype, or ``None``): the attributes trainkit's internals (ops, optimizers,
+clipping) read and rebind. ``.data`` and ``.grad`` are what torch users know:
+``x.data`` is a new Tensor sharing ``x``'s memory (outside the graph), ``x.grad``
+a Tensor sharing the gradient's memory or ``None``; both are assignable (a
+Tensor, an array, or ``None`` for ``.grad``) and rebind the array underneath,
+so ``p.data.add_(...)``, ``p.grad.zero_()`` and ``p.data = t`` write through as
+in torch. This class holds the data and the autograd bookkeeping only; every method that runs
 an op (operators, ``x.softmax(-1)``, ``x[idx]``, and ``to``/``clone``, which
 are differentiable too) is a function in an op module that ``methods``
 attaches here once, when ``trainkit.autograd`` is imported. That keeps this
@@ -18,6 +23,15 @@ from .engine import run_backward
 DEFAULT_DTYPE = np.float32
 
 
+def as_array(value):
+    """The array of a Tensor, an array itself, or ``np.asarray`` of anything else (lists, numbers)."""
+    if isinstance(value, Tensor):
+        return value.array
+    if hasattr(value, "shape") and hasattr(value, "dtype") and not isinstance(value, np.generic):
+        return value
+    return np.asarray(value)
+
+
 class Tensor:
     """An n-dimensional array that can record the operations applied to it."""
 
@@ -25,55 +39,81 @@ class Tensor:
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         xp = get_array_module(data)
-        if not hasattr(data, "dtype") or not hasattr(data, "shape"):
+        if isinstance(data, np.generic):  # a numpy scalar (np.float32(1.5)): a 0-d array
+            data = np.asarray(data)
+        elif not hasattr(data, "dtype") or not hasattr(data, "shape"):
             arr = np.asarray(data)
             if dtype is None and arr.dtype.kind == "f":
                 dtype = DEFAULT_DTYPE
             data = arr
         if dtype is not None:
             data = xp.asarray(data, dtype=dtype)
-        self.data = data
-        self.grad = None
+        self.array = data
+        self.grad_array = None
         self._ctx = None
         self.requires_grad = bool(requires_grad)
-        if self.requires_grad and self.data.dtype.kind not in "fc":
+        if self.requires_grad and self.array.dtype.kind not in "fc":
             raise RuntimeError(
-                f"only floating point tensors can require gradients, got dtype {self.data.dtype}"
+                f"only floating point tensors can require gradients, got dtype {self.array.dtype}"
             )
 
     @classmethod
     def _wrap(cls, array, requires_grad: bool = False) -> "Tensor":
         t = Tensor.__new__(Tensor)
         # numpy indexing, comparisons and reductions return scalars (np.int64, np.bool_):
-        # keep .data an array so numpy()/print()/tolist() work on every tensor
-        t.data = np.asarray(array) if isinstance(array, np.generic) else array
-        t.grad = None
+        # keep .array an array so numpy()/print()/tolist() work on every tensor
+        t.array = np.asarray(array) if isinstance(array, np.generic) else array
+        t.grad_array = None
         t._ctx = None
         t.requires_grad = requires_grad
         return t
 
+    # ----------------------------------------------------------- torch's .data and .grad
+    @property
+    def data(self) -> "Tensor":
+        """A Tensor sharing this one's memory, outside the graph (``requires_grad=False``).
+
+        In-place changes through it (``x.data.add_(...)``, ``x.data[0] = 1``)
+        change ``x``; assigning ``x.data = t`` rebinds ``x``'s array to ``t``'s.
+        """
+        return Tensor._wrap(self.array, False)
+
+    @data.setter
+    def data(self, value) -> None:
+        self.array = as_array(value)
+
+    @property
+    def grad(self) -> "Tensor | None":
+        """The gradient as a Tensor sharing its memory, or ``None``; assign a Tensor, an array or None."""
+        g = self.grad_array
+        return None if g is None else Tensor._wrap(g, False)
+
+    @grad.setter
+    def grad(self, value) -> None:
+        self.grad_array = None if value is None else as_array(value)
+
     # ----------------------------------------------------------- properties
     @property
     def xp(self):
-        return get_array_module(self.data)
+        return get_array_module(self.array)
 
     @property
     def shape(self) -> tuple:
-        return tuple(self.data.shape)
+        return tuple(self.array.shape)
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def device(self) -> Device:
-        return device_of(self.data)
+        return device_of(self.array)
 
     @property
     def is_leaf(self) -> bool:
@@ -87,13 +127,13 @@ class Tensor:
         return self.shape if dim is None else self.shape[dim]
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self.array.size)
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def __len__(self) -> int:
-        return len(self.data)
+        return len(self.array)
 
     # ----------------------------------------------------------- autograd
     def backward(self, grad=None, retain_graph: bool = False) -> None:
@@ -107,20 +147,20 @@ class Tensor:
         optimizer that keeps gradients in one flat buffer); the first gradient
         is written there so the optimizer reads it without a gather.
         """
-        if g.shape != self.data.shape:
-            g = get_array_module(g).broadcast_to(g, self.data.shape)
-        if self.grad is None:
+        if g.shape != self.array.shape:
+            g = get_array_module(g).broadcast_to(g, self.array.shape)
+        if self.grad_array is None:
             view = getattr(self, "_grad_view", None)
-            if view is not None and view.shape == self.data.shape:
+            if view is not None and view.shape == self.array.shape:
                 view[...] = g
-                self.grad = view
+                self.grad_array = view
             else:
-                self.grad = g.astype(self.data.dtype, copy=True)
+                self.grad_array = g.astype(self.array.dtype, copy=True)
         else:
-            self.grad += g
+            self.grad_array += g
 
     def detach(self) -> "Tensor":
-        return Tensor._wrap(self.data, False)
+        return Tensor._wrap(self.array, False)
 
     def detach_(self) -> "Tensor":
         self._ctx = None
@@ -132,16 +172,16 @@ class Tensor:
         return self
 
     def zero_(self) -> "Tensor":
-        self.data[...] = 0
+        self.array[...] = 0
         return self
 
     # ----------------------------------------------------------- conversion
     def item(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(
                 f"only one element tensors can be converted to Python scalars, shape is {self.shape}"
             )
-        return self.data.reshape(()).item()
+        return self.array.reshape(()).item()
 
     def tolist(self):
         return self.numpy().tolist()
@@ -149,16 +189,17 @@ class Tensor:
     def numpy(self) -> np.ndarray:
         """The values as a numpy array (shared on CPU, copied from the GPU).
 
-        Unlike torch, no ``detach()`` is needed first: the array is plain data.
+        Unlike torch, no ``detach()`` is needed first. Use ``.array`` for the
+        array itself on either device.
         """
-        return self.data if isinstance(self.data, np.ndarray) else self.data.get()
+        return self.array if isinstance(self.array, np.ndarray) else self.array.get()
 
     @property
     def is_cuda(self) -> bool:
         return self.device.type == "cuda"
 
     def long(self) -> "Tensor":
-        return Tensor._wrap(self.data.astype(np.int64), False)
+        return Tensor._wrap(self.array.astype(np.int64), False)
 
     def __array__(self, dtype=None, copy=None):
         arr = self.numpy()
@@ -177,15 +218,23 @@ class Tensor:
             extras.append("requires_grad=True")
         return "tensor(" + ", ".join([body] + extras) + ")"
 
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"``: a 0-d tensor formats as its Python number, as in torch."""
+        if self.array.ndim == 0:
+            return format(self.item(), spec)
+        if not spec:
+            return str(self)
+        raise TypeError(f"unsupported format string passed to Tensor.__format__ (shape {self.shape})")
+
     def __hash__(self):
         return id(self)
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise RuntimeError(
-                f"Boolean value of a tensor with {self.data.size} elements is ambiguous"
+                f"Boolean value of a tensor with {self.array.size} elements is ambiguous"
             )
-        return bool(self.data)
+        return bool(self.array)
 
     def __float__(self):
         return float(self.item())

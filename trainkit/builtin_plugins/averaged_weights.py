@@ -27,14 +27,14 @@ def averaged_state(averaged) -> dict:
     """An :class:`~trainkit.optim.swa_utils.AveragedModel`'s state for a checkpoint:
     ``{"model": name -> array (the averaged weights, the model's names), "n_averaged": int}``."""
     return {"model": {k: v.copy() for k, v in averaged.module.state_dict().items()},
-            "n_averaged": int(averaged.n_averaged.data)}
+            "n_averaged": int(averaged.n_averaged.array)}
 
 
 def load_averaged_state(averaged, state: dict) -> None:
     """Put :func:`averaged_state`'s output back (bit-identically)."""
     if state["model"]:  # empty: saved before the first update, nothing averaged yet
         averaged.module.load_state_dict(state["model"])
-    averaged.n_averaged.data[...] = int(state["n_averaged"])
+    averaged.n_averaged.array[...] = int(state["n_averaged"])
 
 
 def weights_dir(trainer) -> Path | None:

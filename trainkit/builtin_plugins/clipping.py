@@ -101,8 +101,8 @@ class GradClip:
 
     def __call__(self, parameters) -> bool:
         """Clip ``parameters``' gradients in place; False means "skip this update"."""
-        params = [p for p in parameters if p.grad is not None]
-        total = get_total_norm([p.grad for p in params], self.norm_type)
+        params = [p for p in parameters if p.grad_array is not None]
+        total = get_total_norm([p.grad_array for p in params], self.norm_type)
         norm = float(total.item())
         self.last_norm = norm
         if not math.isfinite(norm):

@@ -98,7 +98,7 @@ class EMA(ConfiguredCallback):
     @hookimpl(tryfirst=True)
     def on_validation_end(self, trainer, metrics):
         """Validate the EMA weights too (before other plugins see the metrics, so they may monitor them)."""
-        if self.averaged is None or int(self.averaged.n_averaged.data) == 0:
+        if self.averaged is None or int(self.averaged.n_averaged.array) == 0:
             return
         ema_metrics = validate_averaged(trainer, self.averaged.module, "val_ema")
         metrics.update(ema_metrics)

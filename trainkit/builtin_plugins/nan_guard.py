@@ -85,7 +85,7 @@ class NaNGuard(ConfiguredCallback):
 
     @hookimpl
     def on_train_loss(self, trainer, batch_idx, loss):
-        data = loss.data
+        data = loss.array
         if bool(get_array_module(data).isfinite(data).all()):
             self.streak = 0
             return None

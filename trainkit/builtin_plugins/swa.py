@@ -118,7 +118,7 @@ class SWA(ConfiguredCallback):
 
     @hookimpl(tryfirst=True)
     def on_fit_end(self, trainer, metrics):
-        if self.averaged is None or int(self.averaged.n_averaged.data) == 0:
+        if self.averaged is None or int(self.averaged.n_averaged.array) == 0:
             return
         if self.update_bn:
             rng = tk_random.get_rng_state()  # dropout in train mode draws from it
@@ -131,8 +131,8 @@ class SWA(ConfiguredCallback):
         directory = weights_dir(trainer)
         if directory is not None:
             path = save_weights(directory / WEIGHTS_FILE, self.averaged, "swa", step=trainer.global_step,
-                                n_averaged=int(self.averaged.n_averaged.data))
-            log.info("SWA weights (%d epochs averaged): %s", int(self.averaged.n_averaged.data), path)
+                                n_averaged=int(self.averaged.n_averaged.array))
+            log.info("SWA weights (%d epochs averaged): %s", int(self.averaged.n_averaged.array), path)
 
     def state_dict(self) -> dict:
         """The average, the SWALR state (None before ``start_epoch``), in every checkpoint as ``plugins.swa``."""

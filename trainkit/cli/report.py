@@ -33,10 +33,10 @@ def _print_small_model(model, limit: int = 16) -> None:
     from ..backend import to_device
 
     named = list(model.named_parameters())
-    if sum(int(p.data.size) for _, p in named) > limit:
+    if sum(int(p.array.size) for _, p in named) > limit:
         return
     values = "  ".join(
-        f"{name}={np.array2string(to_device(p.data, 'cpu').ravel(), precision=4)}" for name, p in named
+        f"{name}={np.array2string(to_device(p.array, 'cpu').ravel(), precision=4)}" for name, p in named
     )
     print(f"trainkit: learned {values}", flush=True)
 

@@ -19,8 +19,8 @@ __all__ = ["default_collate"]
 def _stack(values, where: str) -> Tensor:
     first = values[0]
     if isinstance(first, Tensor):
-        xp = get_array_module(first.data)
-        arrays = [v.data if isinstance(v, Tensor) else v for v in values]
+        xp = get_array_module(first.array)
+        arrays = [v.array if isinstance(v, Tensor) else v for v in values]
         try:
             return Tensor._wrap(xp.stack(arrays))
         except ValueError as exc:

@@ -43,7 +43,7 @@ def as_batch_array(value):
     stay bool.
     """
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     xp = get_array_module(value)
     array = value if hasattr(value, "dtype") and hasattr(value, "shape") else np.asarray(value)
     kind = array.dtype.kind

@@ -73,8 +73,8 @@ def _reduce_bucket(bucket, params, comm, scale: float) -> bool:
     comm.all_reduce(bucket.grad)
     if not ready:
         for p, view in zip(params, bucket.grad_views):
-            if p.requires_grad and p.grad is not view:
-                p.grad = view
+            if p.requires_grad and p.grad_array is not view:
+                p.grad_array = view
     return True
 
 
@@ -82,27 +82,27 @@ def _reduce_packed(params, comm, scale: float) -> None:
     """The fallback: pack the gradients of each dtype/device into one buffer, reduce it once, unpack."""
     groups: dict = {}
     for p in params:
-        xp = get_array_module(p.data)
-        groups.setdefault((str(p.data.dtype), id(xp), str(getattr(p, "device", "cpu"))), []).append(p)
+        xp = get_array_module(p.array)
+        groups.setdefault((str(p.array.dtype), id(xp), str(getattr(p, "device", "cpu"))), []).append(p)
     for members in groups.values():
-        xp = get_array_module(members[0].data)
-        sizes = [int(p.data.size) for p in members]
-        buf = xp.zeros(sum(sizes), dtype=members[0].data.dtype)
+        xp = get_array_module(members[0].array)
+        sizes = [int(p.array.size) for p in members]
+        buf = xp.zeros(sum(sizes), dtype=members[0].array.dtype)
         offset = 0
         for p, n in zip(members, sizes):
-            if p.grad is not None:
-                buf[offset:offset + n] = p.grad.reshape(-1)
+            if p.grad_array is not None:
+                buf[offset:offset + n] = p.grad_array.reshape(-1)
             offset += n
         if scale != 1.0:
             buf *= scale
         comm.all_reduce(buf)
         offset = 0
         for p, n in zip(members, sizes):
-            chunk = buf[offset:offset + n].reshape(p.data.shape)
-            if p.grad is not None and p.grad.shape == chunk.shape:
-                p.grad[...] = chunk
+            chunk = buf[offset:offset + n].reshape(p.array.shape)
+            if p.grad_array is not None and p.grad_array.shape == chunk.shape:
+                p.grad_array[...] = chunk
             else:
-                p.grad = chunk.copy()
+                p.grad_array = chunk.copy()
             if getattr(p, "grad_indices", None) is not None:
                 p.grad_indices = None
             offset += n

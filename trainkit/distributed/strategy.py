@@ -5,7 +5,7 @@ nothing at any of them, so a plain run is unchanged. Under ``DataParallel``
 (``Trainer(strategy="ddp")``, ``trainkit train trainer.strategy=ddp``):
 
 * the train loader reads this rank's shard (torch ``DistributedSampler``
-  semantics, :mod:`trainkit.data.sharding`), the validation loader an unpadded one;
+  semantics, :mod:`trainkit.array.sharding`), the validation loader an unpadded one;
 * at the start of a fit, after ``resume``/``init_from``, rank 0's weights and
   buffers are broadcast; only rank 0 keeps a run directory and the plugins marked
   ``rank_zero_only`` (checkpoints, TensorBoard, progress bar); checkpoints are
@@ -31,7 +31,7 @@ import logging
 import numpy as np
 
 from ..checkpoint import CheckpointError
-from ..data.sharding import shard_size
+from ..array.sharding import shard_size
 from .comm import mpi_unavailable_reason, world
 from .gradients import sum_gradients
 
@@ -194,9 +194,9 @@ class DataParallel(SingleProcess):
 
         target = batch[-1]
         n = int(target.shape[0]) if target.ndim else 1
-        total, count = self.comm.reduce_values([float(loss.data) * n, n])
+        total, count = self.comm.reduce_values([float(loss.array) * n, n])
         self._weight = n / count if count else 0.0
-        return Tensor(np.asarray(total / count if count else float("nan"), dtype=loss.data.dtype))
+        return Tensor(np.asarray(total / count if count else float("nan"), dtype=loss.array.dtype))
 
     def loss_scale(self, accumulate: int) -> float:
         return self._weight / accumulate
@@ -218,10 +218,10 @@ def broadcast_module(model, comm, root: int = 0) -> None:
     if comm.size == 1:
         return
     for _, p in model.named_parameters():
-        comm.broadcast(p.data, root)
+        comm.broadcast(p.array, root)
     for _, b in model.named_buffers():
-        if b is not None and hasattr(b.data, "shape"):
-            comm.broadcast(b.data, root)
+        if b is not None and hasattr(b.array, "shape"):
+            comm.broadcast(b.array, root)
 
 
 STRATEGIES = {"single": SingleProcess, "ddp": DataParallel}

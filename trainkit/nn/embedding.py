@@ -1,7 +1,7 @@
 """``Embedding``: a lookup table; ``sparse=True`` gives row-sparse gradients for ``SparseAdam``.
 
 Row-sparse gradient representation (what ``optim.SparseAdam`` consumes):
-``weight.grad`` is a *dense* array of the weight's shape (zeros outside the
+``weight.grad`` is a *dense* Tensor of the weight's shape (zeros outside the
 looked-up rows, so every other tool keeps working) and ``weight.grad_indices``
 is a sorted int64 array of the unique rows present in the gradient: every row
 looked up since the gradient was last cleared (``grad = None``), except
@@ -43,7 +43,7 @@ class Embedding(Module):
                                     requires_grad=not _freeze)
             self.reset_parameters()
         else:
-            w = _weight.data if isinstance(_weight, Tensor) else _weight
+            w = _weight.array if isinstance(_weight, Tensor) else _weight
             if tuple(w.shape) != (self.num_embeddings, self.embedding_dim):
                 raise ValueError(
                     f"_weight shape {tuple(w.shape)} does not match ({self.num_embeddings}, {self.embedding_dim})"
@@ -55,12 +55,12 @@ class Embedding(Module):
     def reset_parameters(self) -> None:
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+            self.weight.array[self.padding_idx] = 0
 
     @classmethod
     def from_pretrained(cls, embeddings, freeze: bool = True, padding_idx=None, max_norm=None, norm_type=2.0,
                         scale_grad_by_freq=False, sparse=False):
-        w = embeddings.data if isinstance(embeddings, Tensor) else embeddings
+        w = embeddings.array if isinstance(embeddings, Tensor) else embeddings
         if w.ndim != 2:
             raise ValueError(f"from_pretrained: embeddings must be 2-D, got shape {tuple(w.shape)}")
         return cls(w.shape[0], w.shape[1], padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,

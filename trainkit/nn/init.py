@@ -69,11 +69,11 @@ def _fan(tensor, mode):
 
 
 def _gen(tensor):
-    return _random.generator_for(get_array_module(tensor.data))
+    return _random.generator_for(get_array_module(tensor.array))
 
 
 def _fill(tensor, values):
-    tensor.data[...] = values.astype(tensor.data.dtype, copy=False)
+    tensor.array[...] = values.astype(tensor.array.dtype, copy=False)
     return tensor
 
 
@@ -89,7 +89,7 @@ def normal_(tensor, mean: float = 0.0, std: float = 1.0):
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0):
     """N(mean, std**2) with values outside [a, b] redrawn (rejection sampling)."""
-    xp = get_array_module(tensor.data)
+    xp = get_array_module(tensor.array)
     gen = _gen(tensor)
     out = gen.standard_normal(tensor.shape) * std + mean
     bad = (out < a) | (out > b)
@@ -100,7 +100,7 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0):
 
 
 def constant_(tensor, val: float):
-    tensor.data[...] = val
+    tensor.array[...] = val
     return tensor
 
 
@@ -116,8 +116,8 @@ def eye_(tensor):
     """Identity matrix for a 2-D tensor."""
     if tensor.ndim != 2:
         raise ValueError(f"eye_ only supports 2-D tensors, got shape {tensor.shape}")
-    xp = get_array_module(tensor.data)
-    tensor.data[...] = xp.eye(*tensor.shape, dtype=tensor.data.dtype)
+    xp = get_array_module(tensor.array)
+    tensor.array[...] = xp.eye(*tensor.shape, dtype=tensor.array.dtype)
     return tensor
 
 
@@ -150,9 +150,9 @@ def orthogonal_(tensor, gain: float = 1.0):
     """A (semi-)orthogonal matrix from the QR of a Gaussian matrix (Saxe et al., 2013)."""
     if tensor.ndim < 2:
         raise ValueError(f"orthogonal_ needs at least 2 dimensions, got shape {tensor.shape}")
-    xp = get_array_module(tensor.data)
+    xp = get_array_module(tensor.array)
     rows = tensor.shape[0]
-    cols = tensor.data.size // rows
+    cols = tensor.array.size // rows
     flat = _gen(tensor).standard_normal((rows, cols))
     if rows < cols:
         flat = flat.T

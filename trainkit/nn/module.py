@@ -12,9 +12,10 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from ..autograd.errors import InputTypeError
 from ..autograd.tensor import Tensor
 from ..backend import DeviceMismatchError
-from . import placement, state
+from . import input_errors, placement, state
 from .parameter import Parameter, clear_grad
 from .state import StateDictMismatchError
 
@@ -106,6 +107,9 @@ class Module:
         except DeviceMismatchError as exc:
             # error path only: the op said *that* devices differ; name *which* parameter
             placement.name_misplaced_parameter(self, exc, args, kwargs)
+            raise
+        except InputTypeError as exc:  # a Device, a list...: name the layer and what it expects
+            input_errors.name_layer(self, exc)
             raise
 
     # ----------------------------------------------------------- traversal

@@ -7,10 +7,12 @@ from ..autograd.tensor import Tensor
 class Parameter(Tensor):
     """A Tensor that is a module's weight.
 
-    ``.data`` is the numpy/cupy array, ``.grad`` an array of the same shape and
-    dtype or ``None`` (both assignable), ``.requires_grad`` a bool (True by
-    default). ``_grad_view`` is an optional preallocated slot for the gradient
-    (an optimizer's flat buffer); autograd writes the first gradient there.
+    ``.array`` is the numpy/cupy array and ``.grad_array`` the gradient array
+    (same shape and dtype) or ``None``; ``.data`` and ``.grad`` are Tensors
+    sharing them, as in torch (all assignable). ``.requires_grad`` is a bool
+    (True by default). ``_grad_view`` is an optional preallocated slot for the
+    gradient (an optimizer's flat buffer); autograd writes the first gradient
+    there.
     """
 
     def __init__(self, data=None, requires_grad: bool = True):
@@ -34,9 +36,9 @@ def clear_grad(param: Tensor, set_to_none: bool = True) -> None:
     """
     if getattr(param, "grad_indices", None) is not None:
         param.grad_indices = None
-    if param.grad is None:
+    if param.grad_array is None:
         return
     if set_to_none:
-        param.grad = None
+        param.grad_array = None
     else:
-        param.grad[...] = 0
+        param.grad_array[...] = 0

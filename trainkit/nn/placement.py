@@ -54,16 +54,16 @@ def move_tensors(tensors, device, dtype) -> None:
     """
     target = Device(device) if device is not None else None
     for t in tensors:
-        data = t.data
+        data = t.array
         if target is not None and device_of(data) != target:
             data = to_device(data, target)
-            if t.grad is not None:
-                t.grad = to_device(t.grad, target)
+            if t.grad_array is not None:
+                t.grad_array = to_device(t.grad_array, target)
         if dtype is not None and data.dtype.kind == "f":
             data = data.astype(dtype)
-            if t.grad is not None:
-                t.grad = t.grad.astype(dtype)
-        t.data = data
+            if t.grad_array is not None:
+                t.grad_array = t.grad_array.astype(dtype)
+        t.array = data
         if isinstance(t, Parameter):
             t._grad_view = None
 
@@ -82,12 +82,12 @@ def name_misplaced_parameter(module, exc, args, kwargs) -> None:
         inputs = [a for a in list(args) + list(kwargs.values()) if isinstance(a, Tensor)]
         if not inputs:
             return
-        input_device = device_of(inputs[0].data)
+        input_device = device_of(inputs[0].array)
         own = list(module._parameters.items()) + list(module._buffers.items())
         for name, t in own:
-            if t is not None and device_of(t.data) != input_device:
+            if t is not None and device_of(t.array) != input_device:
                 exc.module, exc.parameter = module, name
-                exc.parameter_device, exc.input_device = device_of(t.data), input_device
+                exc.parameter_device, exc.input_device = device_of(t.array), input_device
                 exc.op_message = str(exc)
                 break
         else:

@@ -66,7 +66,7 @@ def state_tensors(module) -> dict:
 
 def state_dict(module) -> dict:
     """Dotted name -> array (parameters and persistent buffers, registration order)."""
-    return {k: t.data for k, t in state_tensors(module).items()}
+    return {k: t.array for k, t in state_tensors(module).items()}
 
 
 def load_state_dict(module, state_dict: dict, strict: bool = True) -> _IncompatibleKeys:
@@ -76,7 +76,7 @@ def load_state_dict(module, state_dict: dict, strict: bool = True) -> _Incompati
     ``Module.load_state_dict``.
     """
     own = state_tensors(module)
-    incoming = {k: (v.data if isinstance(v, Tensor) else v) for k, v in state_dict.items()}
+    incoming = {k: (v.array if isinstance(v, Tensor) else v) for k, v in state_dict.items()}
     missing = [k for k in own if k not in incoming]
     unexpected = [k for k in incoming if k not in own]
     wrong = {
@@ -90,7 +90,7 @@ def load_state_dict(module, state_dict: dict, strict: bool = True) -> _Incompati
         if k not in incoming:
             continue
         src = incoming[k]
-        dev = device_of(t.data)
+        dev = device_of(t.array)
         src = to_device(src if hasattr(src, "astype") else np.asarray(src), dev)
-        t.data[...] = src.astype(t.data.dtype, copy=False)
+        t.array[...] = src.astype(t.array.dtype, copy=False)
     return _IncompatibleKeys(missing, unexpected)

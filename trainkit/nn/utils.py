@@ -42,7 +42,7 @@ def _as_list(parameters) -> list:
 
 
 def _grads(parameters) -> list:
-    return [p.grad for p in parameters if p.grad is not None]
+    return [p.grad_array for p in parameters if p.grad_array is not None]
 
 
 def _norm_type(norm_type) -> float:
@@ -109,7 +109,7 @@ def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = F
     """
     if isinstance(tensors, Tensor) or hasattr(tensors, "shape"):
         tensors = [tensors]
-    arrays = [getattr(t, "data", t) if isinstance(t, Tensor) else t for t in tensors]
+    arrays = [t.array if isinstance(t, Tensor) else t for t in tensors]
     p = _norm_type(norm_type)
     if not arrays:
         return Tensor(np.zeros((), dtype=np.float32))
@@ -137,7 +137,7 @@ def grad_norm(parameters):
     """
     total = None
     for p in parameters:
-        g = p.grad
+        g = p.grad_array
         if g is None:
             continue
         flat = g.reshape(-1)
@@ -154,7 +154,7 @@ def clip_grads_with_norm_(parameters, max_norm: float, total_norm) -> None:
     grads = _grads(parameters)
     if not grads:
         return
-    total = total_norm.data if isinstance(total_norm, Tensor) else total_norm
+    total = total_norm.array if isinstance(total_norm, Tensor) else total_norm
     xp = get_array_module(total)
     total = xp.asarray(total)
     dtype = total.dtype
@@ -218,7 +218,7 @@ def clip_grad_value_(parameters, clip_value: float) -> None:
 
 def parameters_to_vector(parameters) -> Tensor:
     """One flat Tensor holding every parameter's values, in order (a copy)."""
-    arrays = [p.data.ravel() for p in _as_list(parameters)]
+    arrays = [p.array.ravel() for p in _as_list(parameters)]
     if not arrays:
         raise ValueError("parameters_to_vector got no parameters")
     xp = get_array_module(arrays[0])
@@ -227,15 +227,15 @@ def parameters_to_vector(parameters) -> Tensor:
 
 def vector_to_parameters(vec, parameters) -> None:
     """Copy consecutive slices of the flat ``vec`` into ``parameters`` (in place)."""
-    data = vec.data if isinstance(vec, Tensor) else vec
+    data = vec.array if isinstance(vec, Tensor) else vec
     if getattr(data, "ndim", None) != 1:
         raise TypeError(f"expected vec to be a 1-D array or Tensor, got shape {getattr(data, 'shape', None)}")
     params = _as_list(parameters)
-    needed = sum(int(p.data.size) for p in params)
+    needed = sum(int(p.array.size) for p in params)
     if needed != data.shape[0]:
         raise ValueError(f"vec has {data.shape[0]} elements, the parameters need {needed}")
     offset = 0
     for p in params:
-        n = int(p.data.size)
-        p.data[...] = to_device(data[offset : offset + n], device_of(p.data)).reshape(p.data.shape)
+        n = int(p.array.size)
+        p.array[...] = to_device(data[offset : offset + n], device_of(p.array)).reshape(p.array.shape)
         offset += n

@@ -79,19 +79,19 @@ class Adafactor(Optimizer):
             lr, d, wd = group["lr"], group["d"], group["weight_decay"]
             eps1, eps2 = group["eps"]
             for j, p in enumerate(group["params"]):
-                if p.grad is None or not p.requires_grad:
+                if p.grad_array is None or not p.requires_grad:
                     continue
-                xp = get_array_module(p.data)
-                grad = -p.grad if group["maximize"] else p.grad
-                st = self.state_store.param_state(gi, j, p.data, lambda: _initial_state(xp, grad, p.data))
-                e1 = float(np.finfo(p.data.dtype).eps) if eps1 is None else eps1
+                xp = get_array_module(p.array)
+                grad = -p.grad_array if group["maximize"] else p.grad_array
+                st = self.state_store.param_state(gi, j, p.array, lambda: _initial_state(xp, grad, p.array))
+                e1 = float(np.finfo(p.array.dtype).eps) if eps1 is None else eps1
                 st["step"] += 1.0
                 step = st["step"]
                 one_minus_beta2_t = step ** group["beta2_decay"]
                 rho_t = min(lr, 1 / (step**0.5))
-                alpha = max(eps2, float(xp.linalg.norm(p.data.reshape(-1))) / (p.data.size**0.5)) * rho_t
+                alpha = max(eps2, float(xp.linalg.norm(p.array.reshape(-1))) / (p.array.size**0.5)) * rho_t
                 if wd != 0:
-                    p.data *= 1 - lr * wd
+                    p.array *= 1 - lr * wd
                 if grad.ndim > 1:
                     row_mean = xp.sqrt((grad * grad).sum(axis=-1, keepdims=True)) ** 2 / grad.shape[-1]
                     st["row_var"][...] = lerp(st["row_var"], row_mean, one_minus_beta2_t)
@@ -106,5 +106,5 @@ class Adafactor(Optimizer):
                 update = 1 / xp.sqrt(xp.maximum(var_estimate, e1 * e1))
                 update = update * grad
                 denom = max(1.0, float(xp.linalg.norm(update.reshape(-1))) / ((update.size**0.5) * d))
-                p.data += (-alpha / denom) * update
+                p.array += (-alpha / denom) * update
         return loss

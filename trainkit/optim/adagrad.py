@@ -3,6 +3,11 @@
 Same arguments, defaults and numerics as ``torch.optim.Adagrad`` (torch 2.13):
 ``clr = lr / (1 + (step - 1) * lr_decay)``, the accumulator ``sum`` starts at
 ``initial_accumulator_value``. Dense gradients only (trainkit has no sparse tensors).
+
+As in torch, ``sum`` starts at the *constructor's* ``initial_accumulator_value``
+for every parameter (``optimizer.defaults``), also in a param group that sets
+its own: torch fills the state from it and ignores a group's value (which
+stays in the group, unused).
 """
 from __future__ import annotations
 
@@ -23,7 +28,12 @@ RULE = update_rule(adagrad_update, state=("sum",), prologue=("maximize", "l2"))
 
 
 class Adagrad(ElementwiseOptimizer):
-    """Adagrad. Args as torch: lr=1e-2, lr_decay, weight_decay, initial_accumulator_value, eps=1e-10, ..."""
+    """Adagrad. Args as torch: lr=1e-2, lr_decay, weight_decay, initial_accumulator_value, eps=1e-10, ...
+
+    ``initial_accumulator_value`` (the constructor's) starts the accumulator of
+    every parameter; a param group's own ``initial_accumulator_value`` is
+    ignored, exactly as torch ignores it.
+    """
 
     rule = RULE
 
@@ -45,7 +55,8 @@ class Adagrad(ElementwiseOptimizer):
         check_eps(hp)
 
     def _init_state(self, group):
-        return {"sum": float(group["initial_accumulator_value"])}
+        # torch fills ``sum`` from the constructor's value for every group (a group's own is ignored)
+        return {"sum": float(self.defaults["initial_accumulator_value"])}
 
     def _arguments(self, group, state, fresh):
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])

@@ -4,19 +4,18 @@ Same arguments, defaults and numerics as ``torch.optim.ASGD`` (torch 2.13):
 per-parameter scalars ``eta`` (starts at ``lr``) and ``mu`` (starts at 1) are
 updated after each step from the step count; ``ax`` holds the average.
 
-Difference from torch with float64 parameters: torch keeps ``eta`` and ``mu``
-as tensors of its *default* dtype (float32 unless
-``torch.set_default_dtype(torch.float64)``), so its float64 trajectories carry
-float32 round-off in those scalars and differ from trainkit's by about 1e-9
-absolute over 25 steps (1e-8 at lr=0.05). trainkit computes them in Python
-float64, which is what torch gives with a float64 default dtype (then the two
-agree to ~1e-16). The float64 parity tests record torch with a float64 default.
+``eta`` and ``mu`` are kept as torch keeps them, in its scalar dtype (float32,
+the default dtype; see :mod:`.scalar_state`): each new value is computed in
+Python float64 and rounded to float32, ``eta`` starts at float32(``lr``). So
+float64 parameters carry the same float32 round-off in these scalars as
+torch's, and the trajectories agree to float64 round-off.
 """
 from __future__ import annotations
 
 from ._checks import check_lr, check_weight_decay
 from .elementwise import ElementwiseOptimizer, check_execution_flags
 from .kernels.rule import update_rule
+from .scalar_state import stored
 
 
 def asgd_update(param, grad, ax, decay_factor, eta, mu, *, average):
@@ -54,7 +53,7 @@ class ASGD(ElementwiseOptimizer):
         return {"ax": 0.0}
 
     def _init_scalars(self, group):
-        return {"step": 0.0, "eta": float(group["lr"]), "mu": 1.0}
+        return {"step": 0.0, "eta": stored(group["lr"]), "mu": 1.0}
 
     def _arguments(self, group, state, fresh):
         eta = state["eta"]
@@ -65,5 +64,5 @@ class ASGD(ElementwiseOptimizer):
 
     def _end_step(self, state, group):
         lr, step = group["lr"], state["step"]
-        state["eta"] = lr / ((1 + group["lambd"] * lr * step) ** group["alpha"])
-        state["mu"] = 1 / max(1, step - group["t0"])
+        state["eta"] = stored(lr / ((1 + group["lambd"] * lr * step) ** group["alpha"]))
+        state["mu"] = stored(1 / max(1, step - group["t0"]))

@@ -116,7 +116,7 @@ class ElementwiseOptimizer(Optimizer):
         group = self.param_groups[gi]
         by_kind: dict = {}
         for j, p in enumerate(group["params"]):
-            key = (str(p.data.dtype), str(getattr(p, "device", "cpu")))
+            key = (str(p.array.dtype), str(getattr(p, "device", "cpu")))
             by_kind.setdefault(key, []).append(j)
         buckets, where = [], [None] * len(group["params"])
         for indices in by_kind.values():

@@ -1,11 +1,11 @@
 """``FlatBucket``: the parameters of one group with one dtype and device, in one buffer.
 
-Each parameter's ``.data`` is rebound to a view of a contiguous flat buffer and
+Each parameter's ``.array`` is rebound to a view of a contiguous flat buffer and
 its ``_grad_view`` to a view of a flat gradient buffer (autograd writes the
 first gradient there), so a fused kernel updates a whole group in one pass.
 State arrays are flat buffers of the same layout. At step time :meth:`sync`
 detects what users may have done in the meantime: ``.grad = None`` (skipped),
-``.grad``/``.data`` reassigned to other arrays (copied back into the buffer and
+``.grad``/``.data`` reassigned to other arrays or Tensors (copied back into the buffer and
 re-viewed), or a changed shape/dtype/device (the caller rebuilds the bucket).
 
 Gradient arrays kept by the user across ``zero_grad()`` are detected by
@@ -33,7 +33,7 @@ _ONLY_IN_LIST = _refcounts([object()])[0]
 
 
 class LayoutChanged(Exception):
-    """A parameter's ``.data`` changed shape, dtype or device; the group must be re-laid out."""
+    """A parameter's ``.array`` changed shape, dtype or device; the group must be re-laid out."""
 
 
 class FlatBucket:
@@ -55,15 +55,15 @@ class FlatBucket:
     """
 
     def __init__(self, params: list, indices: list[int], group_index: int = 0, group_size: int | None = None):
-        first = params[0].data
+        first = params[0].array
         self.xp = get_array_module(first)
         self.dtype = first.dtype
         self.device = device_of(first)
         self.indices = list(indices)
-        self.shapes = [tuple(p.data.shape) for p in params]
+        self.shapes = [tuple(p.array.shape) for p in params]
         offsets = [0]
         for p in params:
-            offsets.append(offsets[-1] + int(p.data.size))
+            offsets.append(offsets[-1] + int(p.array.size))
         self.offsets = offsets
         self.numel = offsets[-1]
         self.data = self.xp.empty(self.numel, dtype=self.dtype)
@@ -77,15 +77,15 @@ class FlatBucket:
         self.data_views = []
         for k, p in enumerate(params):
             a, b = offsets[k], offsets[k + 1]
-            self.data[a:b] = p.data.reshape(-1)
+            self.data[a:b] = p.array.reshape(-1)
             view = self.data[a:b].reshape(self.shapes[k])
-            p.data = view
+            p.array = view
             self.data_views.append(view)
         self._new_grad_buffer(params)
         for p, gview in zip(params, self.grad_views):
-            if p.grad is not None:
-                gview[...] = p.grad
-                p.grad = gview
+            if p.grad_array is not None:
+                gview[...] = p.grad_array
+                p.grad_array = gview
 
     def _new_grad_buffer(self, params: list) -> None:
         """Allocate the flat gradient buffer and point every parameter's ``_grad_view`` into it."""
@@ -114,7 +114,7 @@ class FlatBucket:
         """True when a gradient view or the gradient buffer is referenced from outside.
 
         The bucket's own references are its list of views, each parameter's
-        ``_grad_view`` and ``.grad`` (when they are the view), the views' bases
+        ``_grad_view`` and ``.grad_array`` (when they are the view), the views' bases
         and the prepared kernels' slices; anything more is a user's ``g = w.grad``
         (or a view of it) that the next backward pass must not overwrite.
         Cheapest right after the gradients were set to None (then every view
@@ -130,7 +130,7 @@ class FlatBucket:
             return False
         for j, gview, count in zip(self.indices, self.grad_views, counts):
             p = group_params[j]
-            if count > _ONLY_IN_LIST + (p.grad is gview) + (p._grad_view is gview):
+            if count > _ONLY_IN_LIST + (p.grad_array is gview) + (p._grad_view is gview):
                 return True
         return False
 
@@ -139,12 +139,12 @@ class FlatBucket:
 
         Gradients are copied over, so it can be called with gradients present.
         """
-        old = [(p, p.grad) for p in params]
+        old = [(p, p.grad_array) for p in params]
         self._new_grad_buffer(params)
         for (p, grad), gview in zip(old, self.grad_views):
             if grad is not None:
                 gview[...] = grad
-                p.grad = gview
+                p.grad_array = gview
 
     def span(self, k: int) -> tuple[int, int]:
         return self.offsets[k], self.offsets[k + 1]
@@ -158,12 +158,12 @@ class FlatBucket:
         if len(params) != len(self.data_views):
             return False
         for p, data, grad in zip(params, self.data_views, self.grad_views):
-            if p.grad is not grad or p.data is not data or not p.requires_grad:
+            if p.grad_array is not grad or p.array is not data or not p.requires_grad:
                 return False
         return True
 
     def sync(self, params: list, describe=None) -> list[bool]:
-        """Re-attach reassigned ``.data``/``.grad``; return which parameters have a gradient.
+        """Re-attach reassigned ``.array``/``.grad_array``; return which parameters have a gradient.
 
         Args:
             describe: ``describe(k)`` names parameter ``k`` in error messages.
@@ -174,7 +174,7 @@ class FlatBucket:
         """
         valid = []
         for k, p in enumerate(params):
-            data = p.data
+            data = p.array
             if data is not self.data_views[k]:
                 if (
                     tuple(data.shape) != self.shapes[k]
@@ -183,8 +183,8 @@ class FlatBucket:
                 ):
                     raise LayoutChanged(k)
                 self.data_views[k][...] = data
-                p.data = self.data_views[k]
-            g = p.grad
+                p.array = self.data_views[k]
+            g = p.grad_array
             if g is None or not p.requires_grad:
                 valid.append(False)
                 continue
@@ -196,7 +196,7 @@ class FlatBucket:
                         f"{name}; a parameter's .grad must have its shape"
                     )
                 self.grad_views[k][...] = g
-                p.grad = self.grad_views[k]
+                p.grad_array = self.grad_views[k]
             if p._grad_view is not self.grad_views[k]:
                 p._grad_view = self.grad_views[k]
             valid.append(True)

@@ -134,7 +134,7 @@ class LBFGS(Optimizer):
             missing = [k for k in self._HISTORY if k not in entry]
             if missing:
                 problems.append(f"LBFGS state (held by {self.describe_param(gi, j)}) is missing {missing}")
-        numel = sum(int(p.data.size) for p in self.param_groups[0]["params"])
+        numel = sum(int(p.array.size) for p in self.param_groups[0]["params"])
         for key in ("d", "prev_flat_grad"):
             size = getattr(entry.get(key), "size", None)
             if size is not None and size != numel:
@@ -159,25 +159,25 @@ class LBFGS(Optimizer):
         super().add_param_group(param_group)
 
     def _gather_flat_grad(self):
-        xp = get_array_module(self._params[0].data)
+        xp = get_array_module(self._params[0].array)
         return xp.concatenate([
-            (p.grad.reshape(-1) if p.grad is not None else xp.zeros(p.data.size, dtype=p.data.dtype))
+            (p.grad_array.reshape(-1) if p.grad_array is not None else xp.zeros(p.array.size, dtype=p.array.dtype))
             for p in self._params
         ])
 
     def _add_grad(self, step_size, update):
         offset = 0
         for p in self._params:
-            n = p.data.size
-            p.data += step_size * update[offset:offset + n].reshape(p.data.shape)
+            n = p.array.size
+            p.array += step_size * update[offset:offset + n].reshape(p.array.shape)
             offset += n
 
     def _clone_param(self):
-        return [p.data.copy() for p in self._params]
+        return [p.array.copy() for p in self._params]
 
     def _set_param(self, params_data):
         for p, data in zip(self._params, params_data):
-            p.data[...] = data
+            p.array[...] = data
 
     def _directional_evaluate(self, closure, x, t, d):
         self._add_grad(t, d)

@@ -94,16 +94,16 @@ class Muon(Optimizer):
         for gi, group in enumerate(self.param_groups):
             lr, wd, momentum = group["lr"], group["weight_decay"], group["momentum"]
             for j, p in enumerate(group["params"]):
-                if p.grad is None or not p.requires_grad:
+                if p.grad_array is None or not p.requires_grad:
                     continue
-                xp = get_array_module(p.data)
-                st = self.state_store.param_state(gi, j, p.data, lambda: {"momentum_buffer": xp.zeros_like(p.data)})
-                grad = p.grad
+                xp = get_array_module(p.array)
+                st = self.state_store.param_state(gi, j, p.array, lambda: {"momentum_buffer": xp.zeros_like(p.array)})
+                grad = p.grad_array
                 buf = st["momentum_buffer"]
                 buf[...] = lerp(buf, grad, 1 - momentum)
                 update = lerp(grad, buf, momentum) if group["nesterov"] else buf
                 update = zeropower_via_newtonschulz(update, group["ns_coefficients"], group["ns_steps"], group["eps"])
                 adjusted = adjust_lr(lr, group["adjust_lr_fn"], p.shape)
-                p.data *= 1 - lr * wd
-                p.data += (-adjusted) * update
+                p.array *= 1 - lr * wd
+                p.array += (-adjusted) * update
         return loss

@@ -4,19 +4,19 @@ Same arguments, defaults and numerics as ``torch.optim.NAdam`` (torch 2.13):
 momentum schedule ``mu_t = beta1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))``,
 per-parameter ``mu_product``, optional decoupled weight decay (NAdamW).
 
-Difference from torch with float64 parameters: torch keeps ``mu_product`` as a
-tensor of its *default* dtype (float32 unless
-``torch.set_default_dtype(torch.float64)``), so its float64 trajectories carry
-float32 round-off in the momentum schedule and differ from trainkit's by about
-1e-10 absolute over 25 steps. trainkit computes ``mu_t`` and ``mu_product`` in
-Python float64, which is what torch gives with a float64 default dtype (then
-the two agree to ~1e-16). The float64 parity tests record torch with a float64 default.
+``mu_product`` is kept as torch keeps it, in its scalar dtype (float32, the
+default dtype; see :mod:`.scalar_state`): ``mu_product *= mu_t`` is a float32
+product, while ``mu_t``, ``mu_{t+1}`` and the step coefficients are Python
+float64, as in torch. So float64 parameters carry the same float32 round-off
+in the momentum schedule as torch's, and the trajectories agree to float64
+round-off.
 """
 from __future__ import annotations
 
 from ._checks import check_adam_family
 from .elementwise import ElementwiseOptimizer, check_execution_flags
 from .kernels.rule import M, update_rule
+from .scalar_state import stored_product
 
 
 def nadam_update(param, grad, exp_avg, exp_avg_sq, one_minus_beta1, beta2, one_minus_beta2, bias_correction2, eps,
@@ -63,7 +63,8 @@ class NAdam(ElementwiseOptimizer):
     def _begin_step(self, state, group):
         state["step"] += 1.0
         beta1 = group["betas"][0]
-        state["mu_product"] *= beta1 * (1.0 - 0.5 * (0.96 ** (state["step"] * group["momentum_decay"])))
+        mu = beta1 * (1.0 - 0.5 * (0.96 ** (state["step"] * group["momentum_decay"])))
+        state["mu_product"] = stored_product(state["mu_product"], mu)
 
     def _segment_key(self, state):
         # mu_product was already advanced in _begin_step; equal steps imply equal products

@@ -39,11 +39,12 @@ class Optimizer:
 
     Warning:
         Element-wise optimizers (all but LBFGS, Adafactor, Muon and SparseAdam)
-        move each parameter into a flat buffer when they are built: ``p.data``
-        is rebound to a view of it, and the update happens there. The array
-        originally passed to ``Parameter(w)`` is no longer the parameter
-        (torch's ``nn.Parameter(w)`` shares ``w``'s storage for good). Read
-        and write weights through ``p.data`` (or ``module.state_dict()``
+        move each parameter into a flat buffer when they are built: ``p.array``
+        (what ``p.data`` shares) is rebound to a view of it, and the update
+        happens there. The array originally passed to ``Parameter(w)`` is no
+        longer the parameter (torch's ``nn.Parameter(w)`` shares ``w``'s
+        storage for good). Read and write weights through ``p.data`` or
+        ``p.array`` (or ``module.state_dict()``
         taken after the optimizer was built); arrays taken from
         ``module.state_dict()`` before building the optimizer are snapshots.
 
@@ -68,7 +69,7 @@ class Optimizer:
     >>> from trainkit.optim import SGD
     >>> w = Parameter(np.ones(3))
     >>> opt = SGD([w], lr=0.1)
-    >>> w.grad = np.ones(3); opt.step(); w.data
+    >>> w.grad = np.ones(3); opt.step(); w.array
     array([0.9, 0.9, 0.9])
     """
 
@@ -187,6 +188,14 @@ class Optimizer:
     def _state(self) -> dict:
         """The state entries, ``(group index, index in group) -> dict`` (the store's storage)."""
         return self.state_store.entries
+
+    def _has_state(self, gi: int, j: int) -> bool:
+        """Whether parameter ``(gi, j)``'s entry counts as state (``optimizer.state``, ``state_dict()``).
+
+        Called for entries that exist; SGD without momentum keeps an internal one
+        but, as torch, no state.
+        """
+        return True
 
     def _export_state(self, gi: int, j: int, copy: bool = True) -> dict | None:
         """State of one parameter as a plain dict (arrays copied unless ``copy=False``), or None."""

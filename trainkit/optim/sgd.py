@@ -100,7 +100,15 @@ class SGD(ElementwiseOptimizer):
         if group["momentum"] != 0:
             state["momentum_buffer"] = True
 
+    def _has_state(self, gi, j):
+        # torch keeps no state for a parameter stepped without momentum (the internal entry
+        # stays, so the short path applies); a buffer made earlier, or deleted by hand with
+        # momentum on, still counts
+        return self._state[(gi, j)].get("momentum_buffer") is not None or self.param_groups[gi]["momentum"] != 0
+
     def _export_state(self, gi, j, copy=True):
+        if (gi, j) in self._state and not self._has_state(gi, j):
+            return None
         out = super()._export_state(gi, j, copy)
         if out is not None and self._state[(gi, j)].get("momentum_buffer") is None:
             out["momentum_buffer"] = None

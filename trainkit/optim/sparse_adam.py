@@ -42,15 +42,15 @@ class SparseAdam(Optimizer):
         for gi, group in enumerate(self.param_groups):
             beta1, beta2 = group["betas"]
             for j, p in enumerate(group["params"]):
-                if p.grad is None or not p.requires_grad:
+                if p.grad_array is None or not p.requires_grad:
                     continue
-                xp = get_array_module(p.data)
+                xp = get_array_module(p.array)
                 st = self.state_store.param_state(
-                    gi, j, p.data,
-                    lambda: {"step": 0, "exp_avg": xp.zeros_like(p.data), "exp_avg_sq": xp.zeros_like(p.data)},
+                    gi, j, p.array,
+                    lambda: {"step": 0, "exp_avg": xp.zeros_like(p.array), "exp_avg_sq": xp.zeros_like(p.array)},
                 )
                 st["step"] += 1
-                grad = -p.grad if group["maximize"] else p.grad
+                grad = -p.grad_array if group["maximize"] else p.grad_array
                 rows2d = grad.reshape(grad.shape[0], -1) if grad.ndim else grad.reshape(1, 1)
                 idx = getattr(p, "grad_indices", None)
                 if idx is None or not grad.ndim:
@@ -59,7 +59,7 @@ class SparseAdam(Optimizer):
                     idx = xp.asarray(idx)
                 if idx.size == 0:
                     continue
-                data = p.data if p.data.ndim else p.data.reshape(1)
+                data = p.array if p.array.ndim else p.array.reshape(1)
                 gv, m, v = grad[idx] if grad.ndim else grad.reshape(1), st["exp_avg"], st["exp_avg_sq"]
                 m, v = (m, v) if m.ndim else (m.reshape(1), v.reshape(1))
                 old_m = m[idx]

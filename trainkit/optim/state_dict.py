@@ -4,10 +4,12 @@ The layout is torch's: ``state`` keyed by the global integer index of each
 parameter (group by group), ``param_groups`` holding index lists and, when
 parameters were given as ``(name, Parameter)`` pairs, ``param_names``. State
 dicts hold only dicts, lists, numbers, strings, None and arrays (checkpoints
-are npz + JSON). Loading checks everything first (group count and sizes,
-parameter names, hyperparameters, state shapes and keys) and lists every
-problem in one :class:`~.state_store.StateDictError`; nothing changes unless
-all of it fits.
+are npz + JSON). Loading checks the structure first (group count and sizes,
+parameter names, state shapes and keys) and lists every problem in one
+:class:`~.state_store.StateDictError`; nothing changes unless all of it fits.
+Hyperparameters are restored as saved, without the constructor's checks, as
+torch does (a scheduler can drive ``lr`` slightly negative, and such a
+checkpoint must load).
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ def _plain(value):
     if isinstance(value, (tuple, list)):
         return [_plain(v) for v in value]
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     return value
 
 
@@ -90,10 +92,8 @@ def _problems(opt, state_dict: Mapping, positions: dict) -> list[str]:
             problems.append(f"param group {gi} parameter names differ: " + ", ".join(diff[:10]))
         for j, idx in enumerate(sgroup["params"]):
             positions[int(idx)] = (gi, j)
-        try:
-            opt._validate(_loaded_group(group, sgroup))
-        except (TypeError, ValueError) as exc:
-            problems.append(f"param group {gi}: {exc}")
+        # Hyperparameters are restored as saved, without the constructor's checks (as in torch):
+        # a scheduler may have driven lr slightly negative, and torch reloads that checkpoint.
     if problems:
         return problems
     for key, entry in state_dict["state"].items():

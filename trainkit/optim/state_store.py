@@ -20,6 +20,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..autograd.tensor import Tensor
 from ..backend import device_of, get_array_module, to_device
 
 
@@ -44,7 +45,17 @@ def copy_state(value, copy_arrays: bool):
 
 
 def cast_state(value, like):
-    """Cast a loaded state value: arrays to ``like``'s device and (floating) dtype."""
+    """Cast a loaded state value: arrays to ``like``'s device and (floating) dtype.
+
+    A Tensor (a torch-style optimizer's ``state[p]["momentum_buffer"] = buf``)
+    stays the same object, as in torch, so in-place updates of ``buf`` are the
+    state's; only its array is moved or cast when needed.
+    """
+    if isinstance(value, Tensor):
+        arr = cast_state(value.array, like)
+        if arr.dtype != value.array.dtype or device_of(arr) != device_of(value.array):
+            value.array = arr
+        return value
     if isinstance(value, dict):
         return {k: cast_state(v, like) for k, v in value.items()}
     if isinstance(value, list):
@@ -84,7 +95,7 @@ class StateStore:
     def load(self, gi: int, j: int, entry: dict) -> None:
         """Store a loaded state entry, cast to the parameter's dtype and device."""
         p = self.opt.param_groups[gi]["params"][j]
-        self.entries[(gi, j)] = cast_state(entry, p.data)
+        self.entries[(gi, j)] = cast_state(entry, p.array)
 
     def check(self, gi: int, j: int, entry: dict, group: dict | None = None, complete: bool = True) -> list[str]:
         """Problems with a state entry for parameter ``(gi, j)``: shapes, and missing keys.
@@ -118,7 +129,7 @@ class StateStore:
         return self.opt._position(param)
 
     def has(self, gi: int, j: int) -> bool:
-        return (gi, j) in self.entries
+        return (gi, j) in self.entries and self.opt._has_state(gi, j)
 
     def live(self, gi: int, j: int) -> dict | None:
         """Parameter ``(gi, j)``'s state with its arrays live (not copied), or None."""
@@ -133,7 +144,7 @@ class StateStore:
         opt._sync_groups()
         for gi, group in enumerate(opt.param_groups):
             for j, p in enumerate(group["params"]):
-                if (gi, j) in self.entries:
+                if self.has(gi, j):
                     yield p
 
     def assign(self, param, entry) -> None:
@@ -183,7 +194,7 @@ class StateStore:
                     f"state {key!r} of {self.describe(gi, j)} must have the parameter's shape "
                     f"{tuple(p.shape)}, got {tuple(value.shape)}"
                 )
-            value = cast_state(value, p.data)
+            value = cast_state(value, p.array)
         st[key] = value
         return value
 

@@ -45,7 +45,7 @@ def unknown_key_error(where: str, key, accepted: Sequence[str]) -> ParamRuleErro
 def all_frozen_error(named, frozen_by: Mapping[str, str]) -> ParamRuleError:
     """The error when nothing is left to train: how many parameters (and elements) each rule froze."""
     counts: dict[str, list[int]] = {}
-    sizes = {n: int(p.data.size) for n, p in named}
+    sizes = {n: int(p.array.size) for n, p in named}
     for n, rule in frozen_by.items():
         c = counts.setdefault(rule, [0, 0])
         c[0] += 1

@@ -28,7 +28,7 @@ def owners(model) -> dict[str, str]:
 
 def is_no_decay(name: str, param, owner: str | None = None) -> bool:
     """Whether weight decay should be off: biases, 1-d parameters and normalisation weights."""
-    if param.data.ndim <= 1 or name.endswith(".bias") or name == "bias":
+    if param.array.ndim <= 1 or name.endswith(".bias") or name == "bias":
         return True
     return owner is not None and any(h in owner for h in NORM_MODULE_HINTS)
 

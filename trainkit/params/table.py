@@ -24,7 +24,7 @@ def format_param_groups(groups: Sequence[Mapping], model=None, pending: Sequence
 
     def row(name, g):
         params = g["params"]
-        return (name, str(len(params)), str(sum(int(p.data.size) for p in params)),
+        return (name, str(len(params)), str(sum(int(p.array.size) for p in params)),
                 _fmt(g.get("lr")), _fmt(g.get("weight_decay")))
 
     for i, g in enumerate(groups):
@@ -35,7 +35,7 @@ def format_param_groups(groups: Sequence[Mapping], model=None, pending: Sequence
         placed = {id(p) for g in groups for p in g["params"]} | {id(p) for _, g in pending for p in g["params"]}
         frozen = [p for p in model.parameters() if id(p) not in placed]
         if frozen:
-            rows.append(("(frozen)", str(len(frozen)), str(sum(int(p.data.size) for p in frozen)), "-", "-"))
+            rows.append(("(frozen)", str(len(frozen)), str(sum(int(p.array.size) for p in frozen)), "-", "-"))
     widths = [max(len(r[c]) for r in rows) for c in range(5)]
     lines = [
         "  ".join(cell.ljust(w) if c == 0 else cell.rjust(w) for c, (cell, w) in enumerate(zip(r, widths)))

@@ -142,7 +142,7 @@ def _prefix_hint(unmatched: list[str], missing) -> str:
 
 def _weights_of(source) -> tuple[str, dict]:
     if isinstance(source, Mapping):
-        return "state dict", {k: v.data if isinstance(v, Tensor) else v for k, v in source.items()}
+        return "state dict", {k: v.array if isinstance(v, Tensor) else v for k, v in source.items()}
     return str(source), read_weights(source)
 
 

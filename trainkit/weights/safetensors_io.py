@@ -171,7 +171,7 @@ def save_safetensors(state_dict, path: str | os.PathLike, metadata: dict[str, st
     bad = [k for k, v in meta.items() if not (isinstance(k, str) and isinstance(v, str))]
     if bad:
         raise WeightsFileError(f"{path}: safetensors metadata must map str to str; not so for {bad}")
-    arrays = {k: np.asarray(_host(v.data if isinstance(v, Tensor) else v), order="C") for k, v in state_dict.items()}
+    arrays = {k: np.asarray(_host(v.array if isinstance(v, Tensor) else v), order="C") for k, v in state_dict.items()}
     st = _safetensors_numpy(path, "writing")
     blob = st.save(arrays, metadata=meta)
     _atomic_write(path, lambda fh: fh.write(blob))

@@ -15,7 +15,7 @@ def pair(value, name: str) -> tuple[int, int]:
 
 def raw(x):
     """The array behind a Tensor (or the value itself)."""
-    return x.data if isinstance(x, Tensor) else x
+    return x.array if isinstance(x, Tensor) else x
 
 
 def check_reduction(reduction: str) -> None:

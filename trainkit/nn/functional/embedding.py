@@ -1,6 +1,6 @@
 """Embedding lookup with a dense or row-sparse weight gradient.
 
-Row-sparse gradients (``sparse=True``): ``weight.grad`` stays a dense array of
+Row-sparse gradients (``sparse=True``): ``weight.grad`` stays a dense Tensor of
 the weight's shape (so clipping, logging and checkpoints need no special case)
 and the Parameter gains ``grad_indices``: a sorted int64 array of the unique
 rows present in the gradient (rows looked up in this backward, minus
@@ -55,7 +55,7 @@ class EmbeddingFunction(Function):
             weight = self.inputs[0]
             present = xp.unique(flat).astype(xp.int64)
             previous = getattr(weight, "grad_indices", None)
-            if weight.grad is not None and previous is not None:
+            if weight.grad_array is not None and previous is not None:
                 present = xp.unique(xp.concatenate([previous, present]))
             weight.grad_indices = present
         return grad, None
@@ -67,8 +67,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     from ...autograd.grad_mode import no_grad
     from ...autograd.tensor import Tensor
 
-    idx = input.data if isinstance(input, Tensor) else input
-    xp = get_array_module(weight.data)
+    idx = input.array if isinstance(input, Tensor) else input
+    xp = get_array_module(weight.array)
     idx = xp.asarray(idx)
     if padding_idx is not None:
         n = weight.shape[0]
@@ -78,9 +78,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     if max_norm is not None and idx.size:
         with no_grad():
             rows = xp.unique(idx.reshape(-1))
-            sel = weight.data[rows]
+            sel = weight.array[rows]
             norms = (xp.abs(sel) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
             scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).astype(sel.dtype)
-            weight.data[rows] = sel * scale[:, None]
+            weight.array[rows] = sel * scale[:, None]
     return EmbeddingFunction.apply(weight, idx, padding_idx=padding_idx,
                                    scale_grad_by_freq=scale_grad_by_freq, sparse=sparse)

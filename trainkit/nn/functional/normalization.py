@@ -89,8 +89,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             raise ValueError(f"batch_norm: {name} has shape {tuple(t.shape)} but input has {c} channels")
     if not training and (running_mean is None or running_var is None):
         raise ValueError("batch_norm: running_mean and running_var are required when training=False")
-    rm = None if running_mean is None else running_mean.data
-    rv = None if running_var is None else running_var.data
+    rm = None if running_mean is None else running_mean.array
+    rv = None if running_var is None else running_var.array
     return BatchNormFunction.apply(input, weight, bias, running_mean=rm, running_var=rv,
                                    training=training, momentum=momentum, eps=eps)
 

@@ -182,7 +182,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         fn = out._ctx
         if fn is None:  # no graph recorded: recompute to get the indices
             fn = MaxPool2dFunction()
-            fn.forward(input.data, geometry=geo)
+            fn.forward(input.array, geometry=geo)
         return out, Tensor._wrap(fn.indices(), False)
     return out
 

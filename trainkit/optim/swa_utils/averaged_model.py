@@ -98,7 +98,7 @@ class AveragedModel(Module):
         """Average ``model``'s current weights in (the first call copies them)."""
         with no_grad():
             own, sources, groups, own_buffers, model_buffers = self._prepare(model)
-            n = int(self.n_averaged.data)
+            n = int(self.n_averaged.array)
             if n == 0:
                 self._copy(groups)
             elif self.multi_avg_fn is not None or self.avg_fn is None:
@@ -107,32 +107,32 @@ class AveragedModel(Module):
             else:
                 for a, s in zip(own, sources):
                     new = self.avg_fn(a.detach(), Tensor._wrap(s), self.n_averaged)
-                    a.data[...] = new.data if isinstance(new, Tensor) else new
+                    a.array[...] = new.array if isinstance(new, Tensor) else new
             if not self.use_buffers:
                 for b_own, b_model in zip(own_buffers, model_buffers):
-                    b_own.data[...] = to_device(b_model.data, device_of(b_own.data))
-            self.n_averaged.data[...] = self.n_averaged.data + 1
+                    b_own.array[...] = to_device(b_model.array, device_of(b_own.array))
+            self.n_averaged.array[...] = self.n_averaged.array + 1
 
     def _prepare(self, model: Module) -> tuple:
         """The averaged tensors, the model's arrays (on the averaged ones' devices), the (dtype, device)
         groups and both buffer lists; the groups are reused while the same tensors and arrays come back."""
         own, own_buffers = _tensors(self.module, self.use_buffers)
         theirs, model_buffers = _tensors(model, self.use_buffers)
-        datas = [t.data for t in theirs][:len(own)]
+        datas = [t.array for t in theirs][:len(own)]
         own = own[:len(datas)]
-        arrays = datas + [t.data for t in own]
+        arrays = datas + [t.array for t in own]
         plan = self._plan
         if plan is not None and len(plan[3]) == len(arrays) and all(a is b for a, b in zip(arrays, plan[3])):
             return plan[0], plan[1], plan[2], own_buffers, model_buffers
         sources = [self._source(a, d) for a, d in zip(own, datas)]
         groups = self._groups(own, sources)
-        moved = any(s is not d or d.dtype != t.data.dtype for s, d, t in zip(sources, datas, own))
+        moved = any(s is not d or d.dtype != t.array.dtype for s, d, t in zip(sources, datas, own))
         self._plan = None if moved else (own, sources, groups, arrays)
         return own, sources, groups, own_buffers, model_buffers
 
     @staticmethod
     def _source(averaged, data):
-        target = device_of(averaged.data)
+        target = device_of(averaged.array)
         return data if device_of(data) == target else to_device(data, target)
 
     @staticmethod
@@ -141,8 +141,8 @@ class AveragedModel(Module):
         (torch groups the same way)."""
         groups: dict = {}
         for t, source in zip(tensors, sources):
-            dtype = t.data.dtype
-            members = groups.setdefault((dtype, str(device_of(t.data))), ([], []))
+            dtype = t.array.dtype
+            members = groups.setdefault((dtype, str(device_of(t.array))), ([], []))
             members[0].append(t)
             members[1].append(source if source.dtype == dtype else source.astype(dtype))
         return groups
@@ -159,7 +159,7 @@ class AveragedModel(Module):
                 self._layout(key, tensors).copy_from(sources)
             else:
                 for t, source in zip(tensors, sources):
-                    t.data[...] = source
+                    t.array[...] = source
 
     def _fused(self) -> bool:
         return self.avg_fn is None and (self.multi_avg_fn is None or isinstance(self.multi_avg_fn, MultiAverage))
@@ -172,10 +172,10 @@ class AveragedModel(Module):
             return
         if dtype.kind != "f":
             for t, s in zip(tensors, sources):
-                integer_update(fn, t.data, s, self.n_averaged)
+                integer_update(fn, t.array, s, self.n_averaged)
             return
         if fn is None and device == "cpu":
-            rule, scalars, flags = SWA_DIVIDE_RULE, {"count": float(int(self.n_averaged.data) + 1)}, {}
+            rule, scalars, flags = SWA_DIVIDE_RULE, {"count": float(int(self.n_averaged.array) + 1)}, {}
         else:
             rule, scalars, flags = (fn or get_swa_multi_avg_fn()).arguments(self.n_averaged, dtype)
         self._layout(key, tensors).update(sources, rule, scalars, flags)

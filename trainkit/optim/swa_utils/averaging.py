@@ -70,7 +70,7 @@ def lerp_scalars(weight: float, dtype) -> tuple[dict, dict]:
 
 
 def _count(num_averaged) -> int:
-    data = num_averaged.data if isinstance(num_averaged, Tensor) else num_averaged
+    data = num_averaged.array if isinstance(num_averaged, Tensor) else num_averaged
     return int(data)
 
 
@@ -83,7 +83,7 @@ def swa_weight(num_averaged) -> float:
 
 
 def _array(value):
-    return value.data if isinstance(value, Tensor) else value
+    return value.array if isinstance(value, Tensor) else value
 
 
 class MultiAverage:

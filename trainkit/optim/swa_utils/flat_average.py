@@ -1,6 +1,6 @@
 """Averaged tensors of one dtype and device in one flat buffer, updated in one pass per contiguous run.
 
-:class:`FlatAverage` rebinds each averaged tensor's ``.data`` to a view of a
+:class:`FlatAverage` rebinds each averaged tensor's ``.array`` to a view of a
 flat buffer (as an optimizer's :class:`~trainkit.optim.flat.FlatBucket` does
 for parameters). The model's arrays are found as *contiguous runs*
 (:func:`contiguous_runs`): parameters an element-wise optimizer has laid out
@@ -23,7 +23,7 @@ __all__ = ["FlatAverage", "contiguous_runs"]
 def _address(array) -> int:
     if isinstance(array, np.ndarray):
         return array.__array_interface__["data"][0]
-    return array.data.ptr  # cupy
+    return array.array.ptr  # cupy
 
 
 def _flat_base(array):
@@ -70,23 +70,23 @@ class FlatAverage:
     """Averaged tensors (Parameters or buffers) of one floating dtype and device in one flat buffer.
 
     Args:
-        tensors: the tensors; their ``.data`` become views of :attr:`buffer` (values kept).
+        tensors: the tensors; their ``.array`` become views of :attr:`buffer` (values kept).
     """
 
     def __init__(self, tensors: list):
-        first = tensors[0].data
+        first = tensors[0].array
         self.xp = get_array_module(first)
         self.dtype, self.device = first.dtype, device_of(first)
         self.tensors = list(tensors)
         self.offsets = [0]
         for t in self.tensors:
-            self.offsets.append(self.offsets[-1] + int(t.data.size))
+            self.offsets.append(self.offsets[-1] + int(t.array.size))
         self.buffer = self.xp.empty(self.offsets[-1], dtype=self.dtype)
         self.views = []
         for t, a, b in zip(self.tensors, self.offsets, self.offsets[1:]):
-            self.buffer[a:b] = t.data.reshape(-1)
-            view = self.buffer[a:b].reshape(t.data.shape)
-            t.data = view
+            self.buffer[a:b] = t.array.reshape(-1)
+            view = self.buffer[a:b].reshape(t.array.shape)
+            t.array = view
             self.views.append(view)
         self._sources: list = []
         self._runs: list = []
@@ -97,7 +97,7 @@ class FlatAverage:
         if len(tensors) != len(self.tensors):
             return False
         for t, own, view in zip(tensors, self.tensors, self.views):
-            if t is not own or t.data is not view:
+            if t is not own or t.array is not view:
                 return False
         return True
 

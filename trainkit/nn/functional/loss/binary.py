@@ -77,7 +77,7 @@ class BCEWithLogitsFunction(Function):
 def _binary_weight(weight, input, op, name="weight"):
     if weight is None:
         return None
-    w = weight.data if isinstance(weight, Tensor) else input.xp.asarray(weight)
+    w = weight.array if isinstance(weight, Tensor) else input.xp.asarray(weight)
     try:
         np.broadcast_shapes(tuple(w.shape), tuple(input.shape))
     except ValueError:
@@ -91,7 +91,7 @@ def _binary_target(input, target, op):
     check_same_shape(input, target, op)
     if isinstance(target, Tensor):
         if target.dtype != input.dtype:
-            return Tensor._wrap(target.data.astype(input.dtype), False)
+            return Tensor._wrap(target.array.astype(input.dtype), False)
         return target
     return Tensor._wrap(input.xp.asarray(target, dtype=input.dtype), False)
 
@@ -101,7 +101,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     check_reduction(reduction)
     target = _binary_target(input, target, "binary_cross_entropy")
     w = _binary_weight(weight, input, "binary_cross_entropy")
-    x = input.data
+    x = input.array
     if bool(((x < 0) | (x > 1)).any()):
         raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1")
     return BCEFunction.apply(input, target, weight=w, reduction=reduction)

@@ -172,7 +172,7 @@ def _class_target_check(input, target, op):
 def _weight_array(weight, input, op):
     if weight is None:
         return None
-    w = weight.data if isinstance(weight, Tensor) else input.xp.asarray(weight)
+    w = weight.array if isinstance(weight, Tensor) else input.xp.asarray(weight)
     c = input.shape[1] if input.ndim > 1 else input.shape[0]
     if tuple(w.shape) != (c,):
         raise ValueError(f"{op}: weight must have shape ({c},) (one per class), got {tuple(w.shape)}")
@@ -184,7 +184,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     check_reduction(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
-    t = target.data if isinstance(target, Tensor) else input.xp.asarray(target)
+    t = target.array if isinstance(target, Tensor) else input.xp.asarray(target)
     w = _weight_array(weight, input, "cross_entropy")
     if t.dtype.kind == "f":
         if tuple(t.shape) != tuple(input.shape):
@@ -211,7 +211,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """Negative log-likelihood of class indices given log-probabilities ``(N, C, ...)``."""
     check_reduction(reduction)
-    t = target.data if isinstance(target, Tensor) else input.xp.asarray(target)
+    t = target.array if isinstance(target, Tensor) else input.xp.asarray(target)
     if t.dtype.kind not in "iu":
         raise TypeError(
             f"nll_loss: target must be integer (int64) class indices, got dtype {t.dtype}; "
