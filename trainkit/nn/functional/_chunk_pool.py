@@ -10,8 +10,10 @@ with OpenBLAS limited to one thread (numpy's copies, its BLAS calls and the
 range order, so the numbers do not depend on thread timing.
 
 The worker count is OpenBLAS's own thread count (``OPENBLAS_NUM_THREADS`` /
-``OMP_NUM_THREADS`` set it); with one thread, or without ``threadpoolctl``
-to set BLAS's thread count, the ranges run one after another on the caller.
+``OMP_NUM_THREADS`` set it); with one thread the ranges run one after another
+on the caller. Without ``threadpoolctl`` to set BLAS's thread count, conv2d
+does not chunk at all (``can_split``): one chunk per tiny multi-threaded GEMM
+was several times slower than the whole batch on a busy machine.
 """
 from __future__ import annotations
 
@@ -39,6 +41,11 @@ def workers() -> int:
         return 1
     blas = ctl.select(user_api="blas")
     return max(1, min((lib.num_threads for lib in blas.lib_controllers), default=1))
+
+
+def can_split() -> bool:
+    """Whether chunks can run with BLAS single-threaded (threadpoolctl importable); else don't chunk."""
+    return _controller() is not None
 
 
 @functools.lru_cache(maxsize=None)

@@ -19,7 +19,7 @@ import numpy as np
 from ...autograd.function import Function, ShapeError
 from ...backend import get_array_module
 from . import _cpu_kernels
-from ._chunk_pool import run_ranges
+from ._chunk_pool import can_split, run_ranges
 from ._utils import pair
 
 
@@ -88,7 +88,7 @@ CHUNK_BYTES = 1 << 20
 
 def chunk_size(xp, n, k, ho, wo, itemsize):
     """Images per chunk: the whole batch on the GPU, else columns of about ``CHUNK_BYTES``."""
-    if xp is not np:
+    if xp is not np or not can_split():  # small multi-threaded GEMMs per chunk spin on a busy machine
         return n
     return max(1, min(n, CHUNK_BYTES // max(1, k * ho * wo * itemsize)))
 
