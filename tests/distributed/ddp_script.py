@@ -83,7 +83,7 @@ CASES = {
 
 
 def weights(trainer) -> np.ndarray:
-    return np.concatenate([p.data.ravel() for p in trainer.model.parameters()])
+    return np.concatenate([p.array.ravel() for p in trainer.model.parameters()])
 
 
 def save(path, trainer, metrics) -> None:

@@ -100,7 +100,7 @@ def _model():
 def _backward(model):
     x = tk.tensor(np.random.default_rng(0).normal(size=(6, 4)))
     model(x).pow(2).mean().backward()
-    return [p.grad.copy() for p in model.parameters()]
+    return [p.grad_array.copy() for p in model.parameters()]
 
 
 def test_one_collective_per_bucket():
@@ -114,7 +114,7 @@ def test_one_collective_per_bucket():
     for p, g in zip(params, before):
         np.testing.assert_array_equal(p.grad, g)
     for bucket, members in opt.flat_buckets():
-        assert all(p.grad.base is bucket.grad for p in members)  # reduced in the flat buffer itself
+        assert all(p.grad_array.base is bucket.grad for p in members)  # reduced in the flat buffer itself
 
 
 def test_fallback_packs_every_gradient_into_one_collective():
@@ -253,7 +253,7 @@ def test_ddp_outside_mpiexec_is_world_size_1_and_says_so(caplog, monkeypatch):
         with caplog.at_level(logging.WARNING, logger="trainkit.distributed"):
             Trainer(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters()), loader, max_epochs=2,
                     default_plugins=False, strategy=strategy).fit()
-        results.append(np.concatenate([p.data.ravel() for p in model.parameters()]))
+        results.append(np.concatenate([p.array.ravel() for p in model.parameters()]))
     np.testing.assert_array_equal(results[0], results[1])
     lines = [r.getMessage() for r in caplog.records if "world size 1" in r.getMessage()]
     assert len(lines) == 1 and "mpiexec -n N python -m mpi4py" in lines[0]

@@ -5,7 +5,7 @@ nothing at any of them, so a plain run is unchanged. Under ``DataParallel``
 (``Trainer(strategy="ddp")``, ``trainkit train trainer.strategy=ddp``):
 
 * the train loader reads this rank's shard (torch ``DistributedSampler``
-  semantics, :mod:`trainkit.array.sharding`), the validation loader an unpadded one;
+  semantics, :mod:`trainkit.data.sharding`), the validation loader an unpadded one;
 * at the start of a fit, after ``resume``/``init_from``, rank 0's weights and
   buffers are broadcast; only rank 0 keeps a run directory and the plugins marked
   ``rank_zero_only`` (checkpoints, TensorBoard, progress bar); checkpoints are
@@ -31,7 +31,7 @@ import logging
 import numpy as np
 
 from ..checkpoint import CheckpointError
-from ..array.sharding import shard_size
+from ..data.sharding import shard_size
 from .comm import mpi_unavailable_reason, world
 from .gradients import sum_gradients
 
