@@ -17,8 +17,15 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not TRAINKIT.exists(), reason=f"console script not installed at {TRAINKIT}")]
 
 
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # its parent package (hydra_plugins) is not there either
+        return False
+
+
 def needs(module: str):
-    return pytest.mark.skipif(importlib.util.find_spec(module) is None,
+    return pytest.mark.skipif(not _installed(module),
                               reason=f"{module} is not installed (pip install 'trainkit[sweeps,slurm]')")
 
 
