@@ -33,13 +33,41 @@ from .hparams import flatten_config
 from .plugins import plugin_name_of
 from .weights import load_into
 
-__all__ = ["ResumeMismatchError", "RunDirectoryError", "begin", "check_new_run_dir", "checkpoint_state", "finished_reason",
+__all__ = ["CheckpointMethods", "ResumeMismatchError", "RunDirectoryError", "begin", "check_new_run_dir", "checkpoint_state", "finished_reason",
            "init_weights", "restore", "save"]
 
 log = logging.getLogger("trainkit.trainer")
 
 #: Config keys whose values a resume takes from the checkpoint (optimizer/scheduler state, RNG).
 RESTORED_PREFIXES = ("optimizer.", "scheduler.", "params.", "trainer.seed")
+
+
+class CheckpointMethods:
+    """The Trainer's checkpoint API (``Trainer`` inherits it): the methods plugins and users call to
+    save, restore and load weights, each one of the functions below."""
+
+    def checkpoint_state(self) -> dict:
+        """The full training state as a plain nested dict (see this module's docstring)."""
+        return checkpoint_state(self)
+
+    def save_checkpoint(self, path: str | Path) -> Path | None:
+        """Write the full state to ``path`` atomically; refuse non-finite state.
+
+        Returns:
+            The path written, or None when weights or optimizer state hold
+            NaN/inf (a warning says so; ``last_checkpoint`` keeps the last good one).
+        """
+        return save(self, path)
+
+    def load_checkpoint(self, target: str | Path) -> Path:
+        """Restore the full state from a run directory (newest readable checkpoint) or a file
+        (the order is :func:`restore`'s)."""
+        return restore(self, target)
+
+    def init_weights(self, source: str | Path, strict: bool = True) -> dict[str, list[str]]:
+        """Load model weights only (fine-tuning) from a checkpoint, ``.npz`` or ``.safetensors``
+        file, renamed by ``init_map`` (:func:`init_weights`)."""
+        return init_weights(self.model, source, strict=strict, key_map=self.init_map)
 
 
 class RunDirectoryError(ckpt.CheckpointError):

@@ -29,7 +29,7 @@ LIFECYCLE_HOOKS: tuple[str, ...] = tuple(
 )
 
 
-class Trainer:
+class Trainer(resume.CheckpointMethods):
     """Runs ``fit()``: the loop over epochs and batches, in a fixed order.
 
     One training batch (the Trainer owns this order; plugins cannot reorder it)::
@@ -406,30 +406,6 @@ class Trainer:
         """The learning-rate range test on this run, leaving every state as it was
         (:func:`trainkit.lr_finder.lr_find`; ``options``: ``smooth``, ``diverge``, ``method``)."""
         return lr_find(self, min_lr=min_lr, max_lr=max_lr, num_steps=num_steps, **options)
-
-    # ------------------------------------------------------------------ checkpoints
-    def checkpoint_state(self) -> dict:
-        """The full training state as a plain nested dict (see the class docstring; :mod:`trainkit.resume`)."""
-        return resume.checkpoint_state(self)
-
-    def save_checkpoint(self, path: str | Path) -> Path | None:
-        """Write the full state to ``path`` atomically; refuse non-finite state.
-
-        Returns:
-            The path written, or None when weights or optimizer state hold
-            NaN/inf (a warning says so; ``last_checkpoint`` keeps the last good one).
-        """
-        return resume.save(self, path)
-
-    def load_checkpoint(self, target: str | Path) -> Path:
-        """Restore the full state from a run directory (newest readable checkpoint) or a file
-        (the order is :func:`trainkit.resume.restore`'s)."""
-        return resume.restore(self, target)
-
-    def init_weights(self, source: str | Path, strict: bool = True) -> dict[str, list[str]]:
-        """Load model weights only (fine-tuning) from a checkpoint, ``.npz`` or ``.safetensors``
-        file, renamed by ``init_map`` (:func:`trainkit.resume.init_weights`)."""
-        return resume.init_weights(self.model, source, strict=strict, key_map=self.init_map)
 
     def __repr__(self) -> str:
         return (
