@@ -101,3 +101,21 @@ def test_a_plugin_logging_none_strings_and_numpy_values_does_not_stop_training(t
     assert numeric_metrics(final, trainer)["int_count"] == 2.0 and type(numeric_metrics(final, trainer)["int_count"]) is float
     assert not [t for t in scalars if "custom" in t or t.endswith(("/x", "vector"))]
     assert {"train/loss", "val/loss", "val/accuracy"} <= set(scalars)
+
+
+def test_the_metrics_file_keeps_finite_numbers_only(tmp_path):
+    """metrics.jsonl is JSON: numbers (numpy scalars included) are written, None/strings/NaN are not."""
+    import json
+
+    from trainkit.builtin_plugins.metrics_file import MetricsFile
+
+    class FakeTrainer:
+        epoch, skipped_metrics, run_dir = 1, set(), tmp_path
+
+    plugin = MetricsFile()
+    trainer = FakeTrainer()
+    plugin.on_fit_start(trainer)
+    plugin.on_log(trainer, 3, {"a": np.float32(0.5), "b": None, "c": "x", "d": float("nan"), "e": np.array(2)})
+    plugin.on_teardown(trainer)
+    (row,) = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert row == {"step": 3, "epoch": 1, "metrics": {"a": 0.5, "e": 2.0}}

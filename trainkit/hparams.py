@@ -72,9 +72,10 @@ def compared_hparams(config: Mapping | None, run_dir=None) -> dict[str, Any]:
 
 
 def _override_keys(overrides) -> list[str]:
+    from .runs.table import override_key
+
     keys = []
-    for item in overrides or []:
-        key = str(item).split("=", 1)[0].lstrip("+~")
+    for key in map(override_key, overrides or []):
         if "/" not in key and not key.startswith(_NOT_HPARAMS) and key not in keys:
             keys.append(key)
     return keys
@@ -88,6 +89,8 @@ def _compared_keys(run_dir) -> list[str]:
 
     import yaml
 
+    from .runs.table import run_overrides
+
     run_dir = Path(run_dir)
     multirun = run_dir.parent / "multirun.yaml"
     if multirun.is_file():
@@ -97,5 +100,4 @@ def _compared_keys(run_dir) -> list[str]:
             task = []
         swept = [o for o in task if "," in str(o).split("=", 1)[-1] or "(" in str(o).split("=", 1)[-1]]
         return _override_keys(swept)
-    path = run_dir / ".hydra" / "overrides.yaml"
-    return _override_keys(yaml.safe_load(path.read_text())) if path.is_file() else []
+    return _override_keys(run_overrides(run_dir))

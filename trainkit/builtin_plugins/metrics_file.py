@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..hookspecs import hookimpl
+from ..metric_values import numeric_metrics
 from ..plugins.callback import ConfiguredCallback
 
 __all__ = ["MetricsFile", "MetricsFileConf"]
@@ -24,15 +25,6 @@ class MetricsFileConf:
     """``callbacks.metrics_file``: ``<run dir>/metrics.jsonl``, one line per log step and per epoch."""
 
     enabled: bool = True
-
-
-def _number(value) -> float | None:
-    """A finite float from a Python/numpy/cupy number or 0-d array; None for anything else."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 class MetricsFile(ConfiguredCallback):
@@ -65,7 +57,8 @@ class MetricsFile(ConfiguredCallback):
     def on_log(self, trainer, step, metrics):
         if self._fh is None:
             return
-        values = {k: v for k, v in ((str(k), _number(v)) for k, v in metrics.items()) if v is not None}
+        # JSON has no NaN/inf: the non-finite values stay in TensorBoard only
+        values = {k: v for k, v in numeric_metrics(metrics, trainer).items() if math.isfinite(v)}
         if values:
             self._fh.write(json.dumps({"step": int(step), "epoch": int(trainer.epoch), "metrics": values}) + "\n")
             self._fh.flush()

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
+from ..runs.table import override_key as _key
+from ..runs.table import run_overrides
 
 __all__ = ["with_saved_overrides"]
-
-
-def _key(override: str) -> str:
-    return override.split("=", 1)[0].lstrip("+~")
 
 
 def with_saved_overrides(argv: list[str]) -> list[str]:
@@ -34,11 +31,10 @@ def with_saved_overrides(argv: list[str]) -> list[str]:
     if not resumes:
         return argv
     run_dir = run_dir_of(resumes[-1].strip("'\""))
-    saved_file = None if run_dir is None else Path(run_dir) / ".hydra" / "overrides.yaml"
-    if saved_file is None or not saved_file.is_file():
+    saved = [] if run_dir is None else run_overrides(Path(run_dir))
+    if not saved:
         return argv
     given = {_key(a) for a in argv if not a.startswith("-") and "=" in a}
-    saved = [str(o) for o in (yaml.safe_load(saved_file.read_text()) or [])]
     kept = [o for o in saved if _key(o) not in given and _key(o) not in ("resume",) and not _key(o).startswith("hydra.")]
     on_top = [a for a in argv if not a.startswith("-") and "=" in a and _key(a) != "resume"]
     if on_top:

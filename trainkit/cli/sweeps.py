@@ -97,8 +97,14 @@ def sweeper_overrides(overrides: list[str], configs) -> list[str]:
     return extra
 
 
-#: Keys never in a job directory's name (as ``conf/config.yaml``'s ``override_dirname.exclude_keys``).
-_DIRNAME_EXCLUDED = ("resume", "init_from", "data.root", "data.path", "hydra.run.dir", "hydra.sweep.dir")
+def _dirname_excluded() -> list[str]:
+    """The keys ``conf/config.yaml`` keeps out of every job directory's name (its ``exclude_keys``)."""
+    from importlib import resources
+
+    from omegaconf import OmegaConf
+
+    conf = OmegaConf.load(resources.files("trainkit.conf") / "config.yaml")
+    return [str(k) for k in conf.hydra.job.config.override_dirname.exclude_keys]
 
 
 def dirname_overrides(overrides: list[str], multirun: bool) -> list[str]:
@@ -115,7 +121,7 @@ def dirname_overrides(overrides: list[str], multirun: bool) -> list[str]:
     fixed = [o.key_or_group for o in parsed if not o.is_sweep_override() and not o.key_or_group.startswith("hydra")]
     if not fixed or not any(o.is_sweep_override() for o in parsed):
         return []
-    keys = ",".join(dict.fromkeys([*_DIRNAME_EXCLUDED, *fixed]))
+    keys = ",".join(dict.fromkeys([*_dirname_excluded(), *fixed]))
     return [f"hydra.job.config.override_dirname.exclude_keys=[{keys}]"]
 
 
@@ -128,10 +134,10 @@ def _read_status(job: Path) -> dict:
 
 def summarize(sweep_dir: Path) -> str:
     """The table of every job of a sweep: its overrides, status, objective and best val metrics."""
+    from ..runs.metrics import job_order
     from ..runs.table import compare_rows, run_labels
 
-    jobs = sorted((p for p in Path(sweep_dir).iterdir() if p.is_dir() and (p / ".hydra").is_dir()),
-                  key=lambda p: (int(p.name.split("_", 1)[0]) if p.name.split("_", 1)[0].isdigit() else 1 << 30))
+    jobs = sorted((p for p in Path(sweep_dir).iterdir() if p.is_dir() and (p / ".hydra").is_dir()), key=job_order)
     if not jobs:
         return ""
     statuses = [_read_status(j) for j in jobs]

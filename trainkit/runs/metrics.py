@@ -13,7 +13,7 @@ import math
 import struct
 from pathlib import Path
 
-__all__ = ["METRICS_FILE", "find_runs", "read_event_file", "run_scalars"]
+__all__ = ["METRICS_FILE", "find_runs", "job_order", "read_event_file", "run_scalars"]
 
 #: The per-run metrics file the ``metrics_file`` callback writes.
 METRICS_FILE = "metrics.jsonl"
@@ -70,7 +70,8 @@ def run_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     return merged
 
 
-def _job_order(path: Path):
+def job_order(path: Path):
+    """Sort key of run directories: a sweep's jobs by their number (``10_...`` after ``9_...``), others after."""
     head = path.name.split("_", 1)[0]
     return (int(head), path.name) if head.isdigit() else (1 << 30, str(path))
 
@@ -88,4 +89,4 @@ def find_runs(*paths: Path) -> list[Path]:
             if run.name == "tensorboard":
                 run = run.parent
             found.add(run)
-    return sorted(found, key=_job_order)
+    return sorted(found, key=job_order)

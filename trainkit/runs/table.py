@@ -13,9 +13,14 @@ import yaml
 
 from .metrics import run_scalars
 
-__all__ = ["DEFAULT_COLUMNS", "compare_rows", "format_rows", "run_labels", "run_overrides"]
+__all__ = ["DEFAULT_COLUMNS", "compare_rows", "format_rows", "override_key", "run_labels", "run_overrides"]
 
 DEFAULT_COLUMNS = ("train/loss", "val/loss", "val/accuracy")
+
+
+def override_key(override: str) -> str:
+    """The key of a command-line override: ``+trainer.max_epochs=3`` -> ``trainer.max_epochs``."""
+    return str(override).split("=", 1)[0].lstrip("+~")
 
 
 def run_overrides(run_dir: Path) -> list[str]:
