@@ -198,3 +198,24 @@ def test_group_names_with_glob_characters_become_valid_tags_without_tensorboardx
     assert scalars["train/lr/re__2_.._"][0][1] == pytest.approx(0.1)
     assert scalars["train/lr/unfreeze_0._"][-1][1] == pytest.approx(final["train/lr/unfreeze:0.*"])
     assert not [t for t in scalars if ":" in t or "*" in t]
+
+
+def test_two_writers_in_the_same_second_never_share_an_event_file(tmp_path, monkeypatch):
+    """A run resumed within the second it was interrupted keeps the first part's events."""
+    import time as time_module
+
+    monkeypatch.setattr(time_module, "time", lambda: 1_800_000_000.0)  # tensorboardX names files by it
+    for steps in ((1, 2), (3, 4)):
+        logger = TensorBoardLogger(log_dir=tmp_path)
+
+        class Run:
+            run_dir = tmp_path
+            skipped_metrics: set = set()
+
+        logger.on_fit_start(Run())
+        for step in steps:
+            logger.on_log(Run(), step, {"train/loss": float(step)})
+        logger.on_teardown(Run())
+    assert len(list(tmp_path.glob("events.out.tfevents.*"))) == 2
+    scalars, _ = read_events(tmp_path)
+    assert [s for s, _ in scalars["train/loss"]] == [1, 2, 3, 4]

@@ -22,6 +22,8 @@ not accept, which tensorboardX would rewrite with a log message on every call.
 from __future__ import annotations
 
 import logging
+import os
+import time
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,7 +125,10 @@ class TensorBoardLogger(ConfiguredCallback):
                 raise ValueError("TensorBoardLogger needs a directory: pass log_dir= or give the Trainer a run_dir")
             log_dir = trainer.run_dir  # the run directory: TensorBoard names the run after it
         self.log_dir = Path(log_dir)
-        self.writer = SummaryWriter(logdir=str(self.log_dir), flush_secs=self.flush_secs)
+        # tensorboardX names the file events.out.tfevents.<seconds>.<host>: a run resumed within the same
+        # second would truncate the file of the run it continues; a suffix per writer keeps both
+        suffix = f".{os.getpid()}.{time.time_ns() % 10**9}"
+        self.writer = SummaryWriter(logdir=str(self.log_dir), flush_secs=self.flush_secs, filename_suffix=suffix)
 
     @hookimpl
     def on_log(self, trainer, step, metrics):
