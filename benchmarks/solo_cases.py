@@ -23,6 +23,11 @@ import json
 import sys
 import time
 
+if __name__ == "__main__" and sys.argv[2:3] == ["trainkit"]:
+    # as a script that starts with `import trainkit`: before numpy, so OpenBLAS reads the idle-thread
+    # timeout trainkit sets (README, "Threads on CPU"); numpy first would leave OpenBLAS's default
+    import trainkit  # noqa: F401
+
 import numpy as np
 
 VOCAB, DIM, HIDDEN, BATCH, SEQ = 5000, 256, 1024, 32, 64

@@ -1,6 +1,10 @@
 """Devices, array modules, cuda availability and device-mismatch errors."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -162,3 +166,28 @@ def test_numba_probe_sets_a_passive_openmp_wait_policy_unless_the_user_chose_one
     code = "import os, trainkit.backend as b; b._quiet_openmp_workers(); print(os.environ['OMP_WAIT_POLICY'])"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == expected
+
+
+def _blas_env_in_child(code, **env_over):
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    env.update(env_over)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return out.stdout.split()
+
+
+def test_openblas_idle_timeout_set_before_numpy_loads():
+    code = ("import trainkit, os, trainkit._blas_env as b; "
+            "print(os.environ['OPENBLAS_THREAD_TIMEOUT'], b.APPLIED)")
+    assert _blas_env_in_child(code) == ["20", "True"]
+
+
+def test_openblas_idle_timeout_too_late_after_numpy_but_passed_on():
+    code = ("import numpy, trainkit, os, trainkit._blas_env as b; "
+            "print(os.environ['OPENBLAS_THREAD_TIMEOUT'], b.APPLIED)")
+    assert _blas_env_in_child(code) == ["20", "False"]
+
+
+def test_openblas_idle_timeout_of_the_user_wins():
+    code = ("import trainkit, os, trainkit._blas_env as b; "
+            "print(os.environ['OPENBLAS_THREAD_TIMEOUT'], b.APPLIED)")
+    assert _blas_env_in_child(code, OPENBLAS_THREAD_TIMEOUT="28") == ["28", "False"]
