@@ -84,3 +84,33 @@ def test_maxpool_nan_propagates_and_routes_gradient():
     assert np.isnan(out.numpy()).all()
     out.backward(np.ones((1, 1, 1, 1), dtype=np.float32))
     np.testing.assert_array_equal(xt.grad, [[[[0.0, 1.0], [0.0, 0.0]]]])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(2, 3, 8, 6), (2, 3, 7, 6), (1, 2, 6, 9), (1, 1, 5, 5)])
+def test_maxpool_2x2_kernels_match_numpy_path(shape, dtype):
+    """The 2x2 / stride 2 kernels: same values, offsets and gradient routing, odd edges zeroed."""
+    rng = np.random.default_rng(5)
+    x = np.maximum(rng.standard_normal(shape), 0).astype(dtype)  # tied zeros
+    x.reshape(-1)[rng.choice(x.size, 3, replace=False)] = np.nan  # NaN in some windows
+    fast = _run(lambda x: F.max_pool2d(x, 2), x, enabled=True)
+    plain = _run(lambda x: F.max_pool2d(x, 2), x, enabled=False)
+    np.testing.assert_array_equal(fast[0], plain[0])
+    np.testing.assert_array_equal(fast[1], plain[1])
+    idx_fast = F.max_pool2d(trainkit.tensor(x), 2, return_indices=True)[1].numpy()
+    old = _cpu_kernels.ENABLED
+    _cpu_kernels.ENABLED = False
+    try:
+        idx_plain = F.max_pool2d(trainkit.tensor(x), 2, return_indices=True)[1].numpy()
+    finally:
+        _cpu_kernels.ENABLED = old
+    np.testing.assert_array_equal(idx_fast, idx_plain)
+    assert F.max_pool2d(trainkit.tensor(x, requires_grad=True), 2)._ctx.fast is not None  # the kernel ran
+
+
+def test_maxpool_2x2_kernel_takes_noncontiguous_input():
+    x = np.random.default_rng(6).standard_normal((2, 6, 8, 3)).astype(np.float32).transpose(0, 3, 1, 2)
+    fast = _run(lambda x: F.max_pool2d(x, 2), x, enabled=True)
+    plain = _run(lambda x: F.max_pool2d(x, 2), x, enabled=False)
+    for a, b in zip(fast, plain):
+        np.testing.assert_array_equal(a, b)

@@ -18,7 +18,7 @@ import numpy as np
 
 from ...autograd.function import Function, ShapeError
 from ...backend import get_array_module
-from . import _cpu_kernels
+from . import _cpu_kernels, conv_cpu
 from ._chunk_pool import can_split, run_ranges
 from ._utils import pair
 
@@ -98,8 +98,9 @@ class Conv2dFunction(Function):
 
     On CPU the batch is processed in chunks (``chunk_size``): each chunk's
     columns are built, multiplied and dropped; backward rebuilds them chunk by
-    chunk rather than keeping a batch-sized column matrix alive. A chunk of one
-    image needs no transposes: ``W @ cols`` is already that image's (O, Ho*Wo).
+    chunk rather than keeping a batch-sized column matrix alive. With
+    ``groups=1`` on numpy the chunks go channels-last (``conv_cpu``); grouped
+    convolutions and cupy use the NCHW columns below.
     """
 
     def forward(self, x, weight, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
@@ -126,6 +127,17 @@ class Conv2dFunction(Function):
         self.has_bias = bias is not None
         self.chunk = chunk_size(xp, n, c * kh * kw, ho, wo, x.dtype.itemsize)
         out = xp.empty((n, o, ho, wo), dtype=x.dtype)
+        self.channels_last = xp is np and groups == 1
+        if self.channels_last:  # numpy: channels-last patches (conv_cpu)
+            self.wrows = conv_cpu.weight_rows(weight)
+
+            def chunks(lo, hi):
+                for n0 in range(lo, hi, self.chunk):
+                    n1 = min(hi, n0 + self.chunk)
+                    conv_cpu.forward_chunk(x[n0:n1], self.wrows, bias, self.cfg, out[n0:n1])
+
+            run_ranges(n, self.chunk, chunks)
+            return out
 
         def images(lo, hi):
             for n0 in range(lo, hi, self.chunk):
@@ -159,6 +171,8 @@ class Conv2dFunction(Function):
         k = cg * kh * kw
         want_x, want_w = self.needs_input_grad[0], self.needs_input_grad[1]
         gx = xp.empty(x.shape, dtype=g.dtype) if want_x else None
+        if self.channels_last:
+            return self._backward_channels_last(g, want_x, want_w)
         w2 = weight.reshape(groups, o // groups, k)
         serial = self.chunk < x.shape[0]
 
@@ -187,8 +201,26 @@ class Conv2dFunction(Function):
 
         partial = run_ranges(x.shape[0], self.chunk, images)
         gw = functools.reduce(operator.add, partial).reshape(weight.shape) if want_w else None
-        gb = g.sum(axis=(0, 2, 3)) if self.has_bias and self.needs_input_grad[2] else None
-        return gx, gw, gb
+        return gx, gw, self._bias_grad(g)
+
+    def _bias_grad(self, g):
+        return g.sum(axis=(0, 2, 3)) if self.has_bias and self.needs_input_grad[2] else None
+
+    def _backward_channels_last(self, g, want_x, want_w):
+        x, weight = self.x, self.weight
+        gx = np.empty(x.shape, dtype=g.dtype) if want_x else None
+
+        def chunks(lo, hi):
+            gw_rows = np.zeros(self.wrows.shape, dtype=g.dtype) if want_w else None
+            for n0 in range(lo, hi, self.chunk):
+                n1 = min(hi, n0 + self.chunk)
+                conv_cpu.backward_chunk(g[n0:n1], x[n0:n1], self.wrows, self.cfg, gw_rows,
+                                        gx[n0:n1] if want_x else None)
+            return gw_rows
+
+        partial = run_ranges(x.shape[0], self.chunk, chunks)
+        gw = conv_cpu.weight_grad(functools.reduce(operator.add, partial), weight.shape) if want_w else None
+        return gx, gw, self._bias_grad(g)
 
 
 def _conv_padding(padding, kernel, dilation, stride):

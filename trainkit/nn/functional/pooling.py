@@ -77,11 +77,20 @@ class MaxPool2dFunction(Function):
     compares, keeping the *first* offset that equals the maximum: torch's
     choice for ties (with NaN, the first NaN). Backward scatters the gradient
     there: a numba loop on CPU, ``kh*kw`` strided adds elsewhere (cupy).
+    The usual 2x2 / stride 2 pool runs as one numba pass each way on CPU
+    (``_cpu_kernels``), with the same offsets and routing.
     """
 
     def forward(self, x, geometry):
         xp = get_array_module(x)
         self.geo, self.x_shape = geometry, x.shape
+        self.fast = self._fast_kernel("maxpool2x2_forward", x)
+        if self.fast is not None:
+            x = xp.ascontiguousarray(x)
+            out = xp.empty(x.shape[:2] + geometry.out, dtype=x.dtype)
+            self.idx = xp.empty(out.shape, dtype=xp.int8)
+            self.fast(x, out, self.idx)
+            return out
         xpad = geometry.pad(x, -xp.inf)
         views = list(geometry.views(xpad))
         out = views[0][1].copy()
@@ -104,9 +113,22 @@ class MaxPool2dFunction(Function):
         self.idx, self.xpad_shape = idx, xpad.shape
         return out
 
+    def _fast_kernel(self, name, x):
+        """The 2x2 / stride 2 numba kernel ``name`` when the windows are that and lie inside the input."""
+        geo = self.geo
+        if x.ndim != 4 or (geo.kernel, geo.stride, geo.padding, geo.dilation) != ((2, 2), (2, 2), (0, 0), (1, 1)):
+            return None
+        if geo.out != (x.shape[2] // 2, x.shape[3] // 2):  # ceil_mode's partial last window
+            return None
+        return _cpu_kernels.get(name, x)
+
     def backward(self, g):
         xp = get_array_module(g)
         geo = self.geo
+        if self.fast is not None and (fast := self._fast_kernel("maxpool2x2_backward", g)) is not None:
+            gx = xp.empty(self.x_shape, dtype=g.dtype)
+            fast(xp.ascontiguousarray(g), self.idx, gx)
+            return gx
         kernel_fn = _cpu_kernels.get("maxpool_backward", g) if g.ndim == 4 else None
         if kernel_fn is not None:
             gx = xp.zeros(self.x_shape, dtype=g.dtype)
