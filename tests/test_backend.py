@@ -176,18 +176,28 @@ def _blas_env_in_child(code, **env_over):
 
 
 def test_openblas_idle_timeout_set_before_numpy_loads():
-    code = ("import trainkit, os, trainkit._blas_env as b; "
-            "print(os.environ['OPENBLAS_THREAD_TIMEOUT'], b.APPLIED)")
+    code = ("import trainkit, os, trainkit._process_env as b; "
+            "print(os.environ['OPENBLAS_THREAD_TIMEOUT'], b.OPENBLAS_APPLIED)")
     assert _blas_env_in_child(code) == ["20", "True"]
 
 
 def test_openblas_idle_timeout_too_late_after_numpy_but_passed_on():
-    code = ("import numpy, trainkit, os, trainkit._blas_env as b; "
-            "print(os.environ['OPENBLAS_THREAD_TIMEOUT'], b.APPLIED)")
+    code = ("import numpy, trainkit, os, trainkit._process_env as b; "
+            "print(os.environ['OPENBLAS_THREAD_TIMEOUT'], b.OPENBLAS_APPLIED)")
     assert _blas_env_in_child(code) == ["20", "False"]
 
 
 def test_openblas_idle_timeout_of_the_user_wins():
-    code = ("import trainkit, os, trainkit._blas_env as b; "
-            "print(os.environ['OPENBLAS_THREAD_TIMEOUT'], b.APPLIED)")
+    code = ("import trainkit, os, trainkit._process_env as b; "
+            "print(os.environ['OPENBLAS_THREAD_TIMEOUT'], b.OPENBLAS_APPLIED)")
     assert _blas_env_in_child(code, OPENBLAS_THREAD_TIMEOUT="28") == ["28", "False"]
+
+
+def test_glibc_malloc_tuned_unless_the_user_tunes_it():
+    from trainkit import _process_env
+
+    if not sys.platform.startswith("linux") or any(v in os.environ for v in _process_env._MALLOC_VARIABLES):
+        pytest.skip("glibc's mallopt on Linux, with no MALLOC_* variable of the user's")
+    code = "import trainkit._process_env as b; print(b.MALLOC_TUNED)"
+    assert _blas_env_in_child(code) == ["True"]
+    assert _blas_env_in_child(code, MALLOC_TRIM_THRESHOLD_="1000000") == ["False"]

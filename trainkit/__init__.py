@@ -4,7 +4,7 @@ The public surface is re-exported here; ``tests/test_import_surface.py`` pins it
 Importing trainkit does not import Hydra, tensorboardX or cupy.
 """
 
-from . import _blas_env  # noqa: F401, I001 - before numpy: OpenBLAS reads its idle-thread timeout at load
+from . import _process_env  # noqa: F401, I001 - before numpy: OpenBLAS reads its idle-thread timeout at load
 
 import numpy as _np
 
