@@ -82,10 +82,17 @@ def backward_chunk(g, x, wrows, cfg, gw_rows, gx):
     """Add the chunk's weight gradient to ``gw_rows`` (or None) and write its input gradient to ``gx`` (or None)."""
     kernel, stride, padding, dilation, _, ho, wo = cfg
     (ph, pw), (b, c, h, w) = padding, x.shape
-    gh = np.ascontiguousarray(g.transpose(0, 2, 3, 1)).reshape(-1, g.shape[1])  # (b*Ho*Wo, O)
+    # per image, the NCHW gradient is already (O, Ho*Wo): BLAS takes its transpose for free, where
+    # a (b*Ho*Wo, O) copy of the chunk cost 3.9 ms per batch for the CNN's first conv
+    g_img = g.reshape(b, g.shape[1], -1)
+    hw = ho * wo
     if gw_rows is not None:
         rows = _patches(_padded_nhwc(x, ph, pw), kernel, stride, dilation, ho, wo)
-        gw_rows += gh.T @ rows
+        for i in range(b):
+            gw_rows += g_img[i] @ rows[i * hw : (i + 1) * hw]
     if gx is not None:
-        gpad = _scatter_patches(gh @ wrows, (b, h + 2 * ph, w + 2 * pw, c), kernel, stride, dilation, ho, wo, g.dtype)
+        grows = np.empty((b * hw, wrows.shape[1]), dtype=g.dtype)
+        for i in range(b):
+            np.matmul(g_img[i].T, wrows, out=grows[i * hw : (i + 1) * hw])
+        gpad = _scatter_patches(grows, (b, h + 2 * ph, w + 2 * pw, c), kernel, stride, dilation, ho, wo, g.dtype)
         gx[...] = gpad[:, ph : ph + h, pw : pw + w, :].transpose(0, 3, 1, 2)
