@@ -28,6 +28,8 @@ LAYERS = {
     "conv_stride_pad_dil": (lambda: nn.Conv2d(2, 2, 3, stride=2, padding=2, dilation=2), (1, 2, 6, 5)),
     "conv_groups": (lambda: nn.Conv2d(4, 2, (2, 3), groups=2, padding=1), (1, 4, 4, 4)),
     "conv_unbatched": (lambda: nn.Conv2d(2, 2, 3, padding="same"), (2, 4, 4)),
+    "conv_dilated": (lambda: nn.Conv2d(2, 3, 3, padding=1, dilation=2), (2, 2, 6, 5)),
+    "conv_wide_pad": (lambda: nn.Conv2d(2, 2, 3, padding=3), (1, 2, 4, 5)),
     "maxpool": (lambda: nn.MaxPool2d(2), (2, 2, 4, 4)),
     "maxpool_overlap": (lambda: nn.MaxPool2d(3, 2, 1, ceil_mode=True), (1, 2, 6, 5)),
     "avgpool": (lambda: nn.AvgPool2d(3, 2, 1, count_include_pad=False), (1, 2, 5, 5)),
