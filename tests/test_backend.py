@@ -201,3 +201,27 @@ def test_glibc_malloc_tuned_unless_the_user_tunes_it():
     code = "import trainkit._process_env as b; print(b.MALLOC_TUNED)"
     assert _blas_env_in_child(code) == ["True"]
     assert _blas_env_in_child(code, MALLOC_TRIM_THRESHOLD_="1000000") == ["False"]
+
+
+_FIT = """
+import trainkit
+from trainkit import nn, optim
+from trainkit.data import DataLoader, TensorDataset
+from trainkit.trainer import Trainer
+x = np.ones((8, 2), dtype=np.float32)
+model = nn.Linear(2, 1)
+Trainer(model=model, optimizer=optim.SGD(model.parameters(), lr=0.1), loss=nn.MSELoss(),
+        train_loader=DataLoader(TensorDataset(x, x[:, :1]), batch_size=4), max_epochs=1).fit()
+"""
+
+
+@pytest.mark.parametrize("numpy_first", [True, False])
+def test_fit_hints_once_when_numpy_came_first_with_threaded_openblas(numpy_first):
+    pytest.importorskip("threadpoolctl")
+    first, later = ("import numpy as np\n", "") if numpy_first else ("", "import numpy as np\n")
+    code = first + _FIT.replace("import trainkit\n", "import trainkit\n" + later, 1)
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_THREAD_TIMEOUT", "OPENBLAS_NUM_THREADS",
+                                                             "OMP_NUM_THREADS")}
+    env["OPENBLAS_NUM_THREADS"] = "2"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stderr.count("numpy was imported before trainkit") == (1 if numpy_first else 0), out.stderr

@@ -38,7 +38,8 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameter numbe
 _MALLOC_VARIABLES = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_",
                      "GLIBC_TUNABLES")
 
-OPENBLAS_APPLIED = "numpy" not in sys.modules and "OPENBLAS_THREAD_TIMEOUT" not in os.environ
+OPENBLAS_USER_SET = "OPENBLAS_THREAD_TIMEOUT" in os.environ
+OPENBLAS_APPLIED = "numpy" not in sys.modules and not OPENBLAS_USER_SET
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", OPENBLAS_THREAD_TIMEOUT)
 
 

@@ -78,6 +78,22 @@ class ResumeMismatchError(ckpt.CheckpointError, ValueError):
     """The run being resumed is built differently from the saved one (schedulers, param groups)."""
 
 
+_BLAS_HINT_SHOWN = False
+
+
+def _hint_blas_spin_once(trainer) -> None:
+    """Warn once per process, on CPU, when OpenBLAS came up without trainkit's thread timeout."""
+    global _BLAS_HINT_SHOWN
+    if _BLAS_HINT_SHOWN or str(getattr(trainer, "device", "cpu")).startswith("cuda"):
+        return
+    _BLAS_HINT_SHOWN = True
+    from .threads import blas_spin_hint
+
+    hint = blas_spin_hint()
+    if hint is not None:
+        log.warning("%s", hint)
+
+
 def begin(trainer) -> bool:
     """What ``fit()`` does before its first epoch: restore ``trainer.resume`` (False when that run had
     already finished: ``trainer.already_finished`` says why), or else, on the first ``fit()``, check that
@@ -85,6 +101,7 @@ def begin(trainer) -> bool:
     from where the last one stopped, and says so."""
     first = trainer._fits_started == 0
     trainer._fits_started += 1
+    _hint_blas_spin_once(trainer)
     if trainer.resume is not None:
         trainer.load_checkpoint(trainer.resume)
         finished = finished_reason(trainer)

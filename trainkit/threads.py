@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
-__all__ = ["cpu_count", "limit_threads", "threads_per_job"]
+__all__ = ["blas_spin_hint", "cpu_count", "limit_threads", "threads_per_job"]
 
 
 def cpu_count() -> int:
@@ -37,3 +37,24 @@ def limit_threads(n: int) -> None:
     numba = sys.modules.get("numba")
     if numba is not None:
         numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+
+
+def blas_spin_hint() -> str | None:
+    """A one-line hint when numpy was imported before trainkit with a multi-threaded OpenBLAS, else None.
+
+    trainkit sets ``OPENBLAS_THREAD_TIMEOUT`` at import (see ``trainkit/_process_env.py``), but
+    OpenBLAS reads it only when numpy loads it; after ``import numpy`` first its idle workers spin
+    ~0.1 s after every matrix product and take cores from conv2d's threads and numba's kernels (the
+    CIFAR CNN step on 2 cores: 85 ms instead of 50). The user's own variable counts as a choice.
+    """
+    from . import _process_env
+
+    if _process_env.OPENBLAS_APPLIED or _process_env.OPENBLAS_USER_SET:
+        return None
+    from threadpoolctl import threadpool_info
+
+    if not any(i.get("internal_api") == "openblas" and i.get("num_threads", 1) > 1 for i in threadpool_info()):
+        return None
+    return ("numpy was imported before trainkit, so OpenBLAS's idle threads spin for ~0.1 s after each matrix "
+            "product and slow trainkit's CPU kernels (up to 1.7x on few cores): import trainkit before numpy, "
+            f"or set OPENBLAS_THREAD_TIMEOUT={_process_env.OPENBLAS_THREAD_TIMEOUT} in the environment")
