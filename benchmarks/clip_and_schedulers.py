@@ -12,12 +12,6 @@ from trainkit.nn.utils import clip_grad_norm_
 from trainkit.optim import lr_scheduler as L
 
 
-class _Opt:
-    def __init__(self, n):
-        self.defaults = {"lr": 0.1, "momentum": 0.9}
-        self.param_groups = [{"params": [], "lr": 0.1, "momentum": 0.9} for _ in range(n)]
-
-
 def clip_cases(torch):
     cases = []
     for label, shapes in [("resnet-ish 62 tensors 11M", [(512, 512, 3, 3)] * 4 + [(256,)] * 58),
@@ -58,8 +52,13 @@ def clip_cases(torch):
 
 
 def scheduler_cases(torch):
+    """Both sides build 4 one-element parameters, an SGD with a group each and the scheduler, then step it."""
+    from trainkit import optim
+
     def tk_step():
-        sched = L.OneCycleLR(_Opt(4), max_lr=0.1, total_steps=1000)
+        ps = [Parameter(np.zeros(1, dtype=np.float32)) for _ in range(4)]
+        opt = optim.SGD([{"params": [p]} for p in ps], lr=0.1, momentum=0.9)
+        sched = L.OneCycleLR(opt, max_lr=0.1, total_steps=1000)
         for _ in range(999):
             sched.step()
 
