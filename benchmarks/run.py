@@ -14,7 +14,9 @@ importable by ``--jax-python`` (default: this interpreter).
 
 Rows are appended as JSON lines to ``benchmarks/results/run.jsonl``. The
 ``train`` case is the wall time of ``python -m trainkit train`` (the default
-job) in a scratch directory, trainkit only.
+job) in a scratch directory, trainkit only; its row records whether torch is
+importable there (``torch_installed``: the figure the README quotes is with
+torch installed, which is what used to cost a second through tensorboardX).
 """
 from __future__ import annotations
 
@@ -120,6 +122,8 @@ def main(argv=None):
         case_libs = libs[:1] if case == "train" else libs
         load = os.getloadavg()[0]
         row = summarize(case, measure(case, case_libs, args.rounds), load)
+        if case == "train":
+            row["torch_installed"] = _importable(sys.executable, "torch")
         rows.append(row)
         print(json.dumps(row), flush=True)
         with open(args.out, "a", encoding="utf-8") as fh:

@@ -325,6 +325,37 @@ def test_two_runs_in_one_process_get_two_directories(tmp_path, monkeypatch, caps
     assert len(run_dirs(tmp_path)) == 2
 
 
+def test_a_run_composes_its_config_twice(tmp_path, monkeypatch):
+    """Once to check the command line, once in Hydra's run: Hydra's own third composition, only to read
+    ``hydra.mode``, is answered from the first (each composition is ~0.1 s of a short run)."""
+    from hydra._internal.hydra import Hydra
+
+    from trainkit.cli import main
+
+    composed = []
+    original = Hydra.compose_config
+
+    def counting(self, *args, **kwargs):
+        composed.append(kwargs.get("run_mode"))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Hydra, "compose_config", counting)
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "trainer=debug", "data.n_samples=100", "callbacks.progress.enabled=false"]) == 0
+    assert len(composed) == 2
+    assert Hydra.get_mode.__qualname__ == "Hydra.get_mode"  # Hydra's own again after the run
+
+
+def test_hydra_mode_from_the_command_line_still_chooses_a_sweep(tmp_path, monkeypatch):
+    from trainkit.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "hydra.mode=MULTIRUN", "trainer=debug", "data.n_samples=100",
+                 "callbacks.progress.enabled=false"]) == 0
+    (job,) = run_dirs(tmp_path)
+    assert job.parent.name.endswith("_sweep") and job.name.startswith("0_")
+
+
 # --------------------------------------------------------------------------- plugins, groups
 
 

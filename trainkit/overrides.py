@@ -27,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 from .compose import check_config
 from .config import LIGHTNING_KEYS, MOVED_KEYS, REGISTRY_GROUPS, ConfigError
 
-__all__ = ["validate", "compose_one", "MAX_JOBS"]
+__all__ = ["validate", "compose_one", "Jobs", "MAX_JOBS"]
 
 #: Sweeps with more combinations than this are checked one swept value at a time.
 MAX_JOBS = 64
@@ -51,6 +51,7 @@ class _Hydra:
     def __init__(self, config_name: str = "config", config_dir: str | None = None, config_path: str | None = None):
         self.config_name = config_name
         self.extra = []
+        self.hydra_mode = None
         self.config_dir = Path(config_dir).resolve() if config_dir else None
         if self.config_dir is not None:
             self.extra.append(f"hydra.searchpath=[file://{self.config_dir}]")
@@ -70,9 +71,17 @@ class _Hydra:
         return self._ctx.__exit__(*exc)
 
     def compose(self, overrides: list[str], hydra_config: bool = False) -> DictConfig:
+        """The composed config (with its ``hydra`` node when ``hydra_config``); ``self.hydra_mode`` is then
+        ``hydra.mode`` as the config and overrides set it (None unless they do)."""
         from hydra import compose
+        from omegaconf import open_dict
 
-        return compose(self.config_name, overrides=self.extra + list(overrides), return_hydra_config=hydra_config)
+        cfg = compose(self.config_name, overrides=self.extra + list(overrides), return_hydra_config=True)
+        self.hydra_mode = cfg.hydra.mode
+        if not hydra_config:
+            with open_dict(cfg):
+                del cfg["hydra"]  # what compose(return_hydra_config=False) does
+        return cfg
 
     def groups(self) -> set[str]:
         from hydra.core.global_hydra import GlobalHydra
@@ -304,6 +313,13 @@ def compose_one(hydra: _Hydra, job: list[str], groups: set[str]) -> DictConfig:
     return cfg
 
 
+class Jobs(list):
+    """The composed config of each job of a command line (a list), and ``hydra_mode``: ``hydra.mode`` as
+    the first job's config and overrides set it (None unless they do; Hydra's ``RunMode`` otherwise)."""
+
+    hydra_mode = None
+
+
 def validate(
     overrides: list[str],
     *,
@@ -311,7 +327,7 @@ def validate(
     config_name: str | None = None,
     config_dir: str | None = None,
     config_path: str | None = None,
-) -> list[DictConfig]:
+) -> Jobs:
     """Compose and check every job of a ``trainkit train`` command line.
 
     Args:
@@ -320,7 +336,9 @@ def validate(
         config_name, config_dir, config_path: Hydra's ``-cn``, ``-cd``, ``-cp``.
 
     Returns:
-        The composed config of each job checked.
+        The composed config of each job checked (:class:`Jobs`, a list that
+        also carries ``hydra.mode``, which ``hydra.main`` would compose the
+        config once more to read).
 
     Raises:
         ConfigError: the first problem found, naming the key and value.
@@ -336,7 +354,7 @@ def validate(
     with _Hydra(config_name or "config", config_dir, config_path) as hydra:
         groups = hydra.groups()
         jobs = _jobs(parsed, hydra, multirun)
-        configs = []
+        configs = Jobs()
         for job in jobs:
             try:
                 configs.append(compose_one(hydra, job, groups))
@@ -344,4 +362,6 @@ def validate(
                 if len(jobs) > 1:
                     raise ConfigError(f"{exc}\n(in the sweep job: {' '.join(job)})") from None
                 raise
+            if len(configs) == 1:
+                configs.hydra_mode = hydra.hydra_mode
         return configs

@@ -157,6 +157,49 @@ def test_tensorboardx_is_imported_only_when_the_plugin_runs():
     assert out.stdout.strip() == "False"
 
 
+TORCH_FREE_RUN = """
+import importlib, sys
+import numpy as np
+from trainkit import nn
+from trainkit.builtin_plugins.tensorboard import TensorBoardLogger
+from trainkit.data.dataset import TensorDataset
+from trainkit.data.loader import DataLoader
+from trainkit.optim import SGD
+from trainkit.runs.metrics import read_event_file
+from trainkit.trainer import Trainer
+from trainkit.utils.tensorboard import SummaryWriter
+
+run_dir = sys.argv[1]
+x = np.random.default_rng(0).normal(size=(32, 2)).astype(np.float32)
+model = nn.Sequential(nn.Linear(2, 2))
+Trainer(model, nn.MSELoss(), SGD(model.parameters(), lr=0.1), DataLoader(TensorDataset(x, x), batch_size=8),
+        run_dir=run_dir, plugins=[TensorBoardLogger()], default_plugins=(), max_epochs=1).fit()
+with SummaryWriter(run_dir + "/own") as writer:
+    writer.add_scalar("a", 1.0, 1)
+import pathlib
+for path in pathlib.Path(run_dir).rglob("events.out.tfevents.*"):
+    read_event_file(path)
+print("torch" in sys.modules)
+importlib.import_module("torch")  # the block lasted the import of tensorboardX only
+print("torch" in sys.modules)
+"""
+
+
+def test_tensorboard_does_not_import_torch(tmp_path):
+    """tensorboardX imports torch whenever it is installed (a second and ~200 MB at start-up): trainkit's
+    writers, the plugin and the event reader import it with torch blocked, and torch imports afterwards."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("torch is not installed: nothing to keep out")
+    script = tmp_path / "run.py"
+    script.write_text(TORCH_FREE_RUN)
+    out = subprocess.run([sys.executable, str(script), str(tmp_path / "run")], capture_output=True, text=True, check=False,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-2:] == ["False", "True"]
+
+
 def test_needs_a_directory():
     trainer = classification_trainer(None, plugins=[TensorBoardLogger()], max_epochs=1)
     with pytest.raises(PluginHookError, match="tensorboard.*pass log_dir= or give the Trainer a run_dir"):

@@ -165,3 +165,77 @@ def test_parameters_vector_round_trip():
     np.testing.assert_array_equal(ps[0].data, [[0, 2, 4], [6, 8, 10]])
     with pytest.raises(ValueError, match="vec has 3 elements, the parameters need 8"):
         vector_to_parameters(np.zeros(3, np.float32), ps)
+
+
+# --------------------------------------------------------------------------- large gradients: numba's threads
+@pytest.mark.parametrize("dtype,norm,size", [c for c in CASES if c[0] != "float16" and c[1] == "2"])
+def test_fused_norm_and_scaling_match_recorded_torch(dtype, norm, size, ref, monkeypatch):
+    """With every gradient large enough (the threshold set to 0), the numba kernels give torch's numbers."""
+    pytest.importorskip("numba")
+    from trainkit.backend import numba_available
+
+    if not numba_available():
+        pytest.skip("numba is switched off")
+    from trainkit.nn import _clip_kernels
+
+    monkeypatch.setenv("TRAINKIT_OPTIM_PARALLEL_MIN", "0")
+    calls = []
+    kernels = _clip_kernels.kernels()
+    monkeypatch.setattr(_clip_kernels, "kernels", lambda: calls.append(1) or kernels)
+    case = f"{dtype}/{norm}/{size}"
+    grads = [ref[f"{case}/in{k}"] for k in range(3)]
+    params = _params(grads)
+    total = clip_grad_norm_(params, 1.0 if size == "small" else 1e6)
+    assert calls, "the kernels did not run"
+    np.testing.assert_allclose(float(total.item()), float(ref[f"{case}/total"]), **TOL[dtype])
+    for k, p in enumerate(params):
+        np.testing.assert_allclose(p.grad_array, ref[f"{case}/out{k}"], **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_kernels_serial_and_parallel_agree_bit_for_bit(dtype):
+    """Which variant runs is chosen by measured time, so both must give the same bits; the norm's
+    partial sums follow fixed blocks, not the threads."""
+    pytest.importorskip("numba")
+    from trainkit.nn import _clip_kernels
+
+    kernels = _clip_kernels.kernels()
+    if kernels is None:
+        pytest.skip("numba is switched off")
+    x = (np.random.default_rng(3).standard_normal(3 * _clip_kernels.BLOCK + 77) * 3).astype(dtype)
+    sumsq, scale = kernels["adaptive"]
+    partials = np.empty(-(-x.size // _clip_kernels.BLOCK))
+    sums = []
+    for variant in sumsq.kernels:
+        out = np.empty(1)
+        variant(x, x.dtype.type(0), partials, out)
+        sums.append(out[0])
+    assert sums[0] == sums[1]
+    exact = float(np.sum(x.astype(np.float64) ** 2))
+    assert sums[0] == pytest.approx(exact, rel=1e-6 if dtype == np.float32 else 1e-13)
+    c = dtype(0.37)
+    scaled = []
+    for variant in scale.kernels:
+        y = x.copy()
+        variant(y, c)
+        scaled.append(y)
+    np.testing.assert_array_equal(scaled[0], x * c)
+    np.testing.assert_array_equal(scaled[1], x * c)
+
+
+def test_small_gradients_never_import_numba(tree_env):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from trainkit.nn import Parameter\n"
+        "from trainkit.nn.utils import clip_grad_norm_\n"
+        "ps = [Parameter(np.zeros((64, 64), np.float32)) for _ in range(3)]\n"
+        "for p in ps: p.grad = np.ones((64, 64), np.float32)\n"
+        "clip_grad_norm_(ps, 1.0)\n"
+        "print('numba' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=tree_env, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

@@ -90,13 +90,44 @@ def test_skipping_after_short_steps_keeps_separate_step_counts():
 
 def test_plain_warmup_then_fused_is_seamless(monkeypatch):
     """Small buckets start on the plain path and move to the fused kernel with identical numbers."""
-    monkeypatch.setattr(elementwise, "PLAIN_WARMUP_STEPS", 3)
+    # the move's cost in seconds of plain steps: tiny, so the bucket moves after its first step
+    monkeypatch.setattr(elementwise, "NUMBA_START_SECONDS", 1e-12)
+    monkeypatch.setattr(elementwise, "KERNEL_LOAD_SECONDS", 1e-12)
     grads = _grads(7, np.float32)
     default, opt, _ = _run("Adam", dict(lr=0.01), grads, np.float32, into_views=True)
     plain, _, _ = _run("Adam", dict(lr=0.01, fused=False), grads, np.float32, into_views=True)
     np.testing.assert_array_equal(default, plain)
     backends = {run.backend for run in opt._buckets[0][0].runners.values()}
     assert backends == {"numpy", "numba"}
+
+
+def test_plain_warmup_lasts_until_its_steps_cost_the_move(monkeypatch):
+    """Rent or buy: a small bucket moves to the fused kernel once its plain steps have taken as long as the
+    move costs (numba's start-up before any fused kernel ran in the process, one kernel load after)."""
+    monkeypatch.setattr(elementwise, "NUMBA_START_SECONDS", 3600.0)
+    monkeypatch.setattr(elementwise, "KERNEL_LOAD_SECONDS", 3600.0)
+    _, opt, _ = _run("Adam", {"lr": 0.01}, _grads(7, np.float32), np.float32, into_views=True)
+    bucket = opt._buckets[0][0]
+    assert {run.backend for run in bucket.runners.values()} == {"numpy"}
+    assert 0.0 < bucket.plain_seconds < 3600.0
+    spent = bucket.plain_seconds
+    monkeypatch.setattr(elementwise, "NUMBA_START_SECONDS", spent)
+    monkeypatch.setattr(elementwise, "KERNEL_LOAD_SECONDS", spent)
+    params = [p for g in opt.param_groups for p in g["params"]]
+    for p in params:
+        p.grad = np.ones_like(p.data)
+    opt.step()
+    assert {run.backend for run in bucket.runners.values()} == {"numpy", "numba"}
+    assert bucket.plain_seconds == spent  # fused steps are not counted
+
+
+def test_switch_cost_drops_once_a_fused_kernel_runs(monkeypatch):
+    from trainkit.optim.kernels import numba_backend
+
+    monkeypatch.setattr(numba_backend, "_KERNELS", {})
+    assert elementwise.fused_switch_cost() == elementwise.NUMBA_START_SECONDS
+    monkeypatch.setattr(numba_backend, "_KERNELS", {"a kernel": object()})
+    assert elementwise.fused_switch_cost() == elementwise.KERNEL_LOAD_SECONDS < elementwise.NUMBA_START_SECONDS
 
 
 def test_forced_numba_skips_the_warmup(monkeypatch):
@@ -121,7 +152,7 @@ def test_short_runs_of_small_models_do_not_import_numba():
         "assert 'numba' not in sys.modules, 'import trainkit.optim imported numba'\n"
         "ps = [Parameter(np.ones((16, 2), np.float32)), Parameter(np.ones(16, np.float32))]\n"
         "opt = optim.Adam(ps, lr=0.1)\n"
-        "for _ in range(10):\n"
+        "for _ in range(300):\n"  # a short run: its plain steps take milliseconds, numba's start-up ~0.5 s
         "    for p in ps: p._accumulate_grad(np.ones_like(p.data))\n"
         "    opt.step(); opt.zero_grad()\n"
         "print('numba' in sys.modules)\n"

@@ -117,7 +117,9 @@ class TensorBoardLogger(ConfiguredCallback):
     # ------------------------------------------------------------------ lifecycle
     @hookimpl
     def on_fit_start(self, trainer):
-        from tensorboardX import SummaryWriter  # imported only when enabled
+        from ..tensorboardx import tensorboardx
+
+        SummaryWriter = tensorboardx().SummaryWriter  # imported only when enabled (and without torch)
 
         log_dir = self.log_dir
         if log_dir is None:
@@ -144,9 +146,10 @@ class TensorBoardLogger(ConfiguredCallback):
     def on_fit_end(self, trainer, metrics):
         """The hparams session of this run: the hyperparameters people compare, and as its metrics the
         run's own scalar tags (the HPARAMS tab reads their last values: no duplicate ``hparams/*`` curves)."""
-        from tensorboardX.summary import hparams as hparams_summary
-
         from ..hparams import compared_hparams
+        from ..tensorboardx import tensorboardx
+
+        hparams_summary = tensorboardx().summary.hparams
 
         hp = self.hparams if self.hparams is not None else compared_hparams(trainer.config, trainer.run_dir)
         hp = {k: _hparam_value(v) for k, v in hp.items()} or {"run": str(trainer.run_dir)}

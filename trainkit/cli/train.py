@@ -7,6 +7,7 @@ Hydra is imported only here, so ``trainkit --help`` stays fast.
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 
 from .common import EXIT_TRAINING_ERROR, error, load_plugins
 from .job import SWEEP_FAILURES, prebuild, train_job
@@ -199,6 +200,7 @@ def cmd_train(argv: list[str]) -> int:
     informational = args.help or args.hydra_help or args.shell_completion or args.info
     extra: list[str] = []
     quiet_dir = None
+    configs = None
     if not informational:
         try:
             configs = validate(
@@ -235,7 +237,8 @@ def cmd_train(argv: list[str]) -> int:
     exported = os.environ.get(RUN_ID_ENV)
     os.environ[RUN_ID_ENV] = run_id()  # the same sweep folder in every job process a launcher starts
     try:
-        task()
+        with _known_mode(configs):
+            task()
     finally:
         sys.argv = saved
         if exported is None:
@@ -253,6 +256,28 @@ def cmd_train(argv: list[str]) -> int:
             print(f"  {run_dir}: {message.splitlines()[0]}", file=sys.stderr)
         return EXIT_TRAINING_ERROR
     return 0
+
+
+@contextmanager
+def _known_mode(configs):
+    """While ``hydra.main`` runs: its ``get_mode`` answers with the ``hydra.mode`` that :func:`validate`
+    read from this command line's composed config, instead of composing the whole config once more
+    only to read that value (about 0.1 s of every run). The overrides ``hydra.main`` adds after
+    validation (run and sweep directories, the sweeper's parameters) do not set ``hydra.mode``."""
+    if configs is None:  # --cfg, --info, ...: nothing was composed
+        yield
+        return
+    from hydra._internal.hydra import Hydra
+
+    def get_mode(self, config_name, overrides):
+        return configs.hydra_mode
+
+    original = Hydra.__dict__["get_mode"]
+    Hydra.get_mode = get_mode
+    try:
+        yield
+    finally:
+        Hydra.get_mode = original
 
 
 def _wants_help(argv: list[str]) -> bool:

@@ -10,6 +10,9 @@ every gradient is multiplied by it in place (so optimizer-owned gradient
 buffers stay aliased; float16 gradients are multiplied in float32 and rounded
 once). Gradients too large for their dtype give an ``inf`` norm without numpy
 overflow warnings, as in torch. Works on numpy and cupy gradients alike.
+Large float32/64 CPU gradients (from about 262,144 elements) take the 2-norm
+and the scaling on numba's threads (:mod:`._clip_kernels`: the same multiply;
+the sum of squares accumulated in float64).
 
 >>> # total = clip_grad_norm_(model.parameters(), max_norm=1.0)  # after backward, before step
 """
@@ -23,6 +26,7 @@ import numpy as np
 
 from ..autograd.tensor import Tensor
 from ..backend import device_of, get_array_module, to_device
+from . import _clip_kernels
 
 __all__ = [
     "grad_norm",
@@ -63,12 +67,13 @@ def _opmath(dtype):
     return np.dtype(np.float32) if dtype.kind == "f" and dtype.itemsize < 4 else dtype
 
 
-def _vector_norm(x, p: float):
+def _vector_norm(x, p: float, fused_min: int | None = None):
     """``torch.linalg.vector_norm(x, p)`` over all elements, as a 0-d array of x's dtype.
 
     16-bit floats are accumulated in float32 and the result rounded back (torch's
     accumulation type). Call it under ``np.errstate(over="ignore")``: a norm past
-    the dtype's range is ``inf``, as in torch, not a warning.
+    the dtype's range is ``inf``, as in torch, not a warning. A 2-norm of at least
+    ``fused_min`` elements (:func:`._clip_kernels.min_size`) runs on numba's threads.
     """
     xp = get_array_module(x)
     flat = x.ravel()
@@ -78,7 +83,10 @@ def _vector_norm(x, p: float):
     acc = np.dtype(np.float32) if low else x.dtype
     if low:
         flat = flat.astype(acc)
-    if p == 2:
+    if p == 2 and fused_min is not None and _clip_kernels.eligible(x, fused_min):
+        # a large float32/64 gradient: the sum of squares on numba's threads, accumulated in float64
+        out = x.dtype.type(math.sqrt(_clip_kernels.kernels()["sumsq"](flat)))
+    elif p == 2:
         # the common case: one BLAS dot, no |x| temporary (x.x == |x|.|x| exactly)
         out = xp.sqrt(xp.dot(flat, flat))
     elif p == 0:
@@ -115,7 +123,8 @@ def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = F
         return Tensor(np.zeros((), dtype=np.float32))
     first = device_of(arrays[0])
     with np.errstate(over="ignore", invalid="ignore"):  # huge gradients: inf, as torch, without warnings
-        norms = [to_device(_vector_norm(a, p), first) for a in arrays]
+        fused_min = _clip_kernels.min_size() if p == 2 else None
+        norms = [to_device(_vector_norm(a, p, fused_min), first) for a in arrays]
         xp = get_array_module(norms[0])
         dtype = np.result_type(*[n.dtype for n in norms])
         total = _vector_norm(xp.stack([n.astype(dtype, copy=False) for n in norms]), p)
@@ -174,10 +183,13 @@ def clip_grads_with_norm_(parameters, max_norm: float, total_norm) -> None:
     coef = xp.minimum(coef, one)
     if xp is np and coef == one:
         return  # nothing to clip: g * 1.0 == g bit for bit, so skip the pass (not on cupy: no sync)
+    fused_min = _clip_kernels.min_size()
     with np.errstate(over="ignore", invalid="ignore"):
         for g in grads:
             c = to_device(coef, device_of(g)).astype(_opmath(g.dtype), copy=False)
-            if c.dtype == g.dtype:
+            if c.dtype == g.dtype and _clip_kernels.eligible(g, fused_min):
+                _clip_kernels.kernels()["scale"](g.reshape(-1), c[()])  # the same multiply, on numba's threads
+            elif c.dtype == g.dtype:
                 g *= c
             else:  # 16-bit gradient: multiply in float32, round once (torch's opmath)
                 xp.multiply(g, c, out=g, dtype=c.dtype, casting="unsafe")

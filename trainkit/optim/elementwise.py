@@ -21,11 +21,17 @@ general path, which produces the same numbers; both are in :mod:`.flat_step`.
 Execution flags: ``fused=True`` runs the fused kernel (numba on CPU, one cupy
 ElementwiseKernel on GPU); ``fused=False`` runs the plain array path.
 ``fused=None`` (default) is the fused kernel too, except that on CPU a bucket
-smaller than ``PLAIN_WARMUP_NUMEL`` elements runs its first
-``PLAIN_WARMUP_STEPS`` steps on the plain path: the numbers are identical
-(tested), and short runs of small models (tests, smoke runs, ``trainkit``
-subprocesses) never pay numba's import and cache load (about one second once
-per process). ``TRAINKIT_OPTIM_BACKEND=numba`` skips that warm-up,
+smaller than ``PLAIN_WARMUP_NUMEL`` elements starts on the plain path and
+moves to the fused kernel once its plain steps have taken as long as the move
+costs (:func:`fused_switch_cost`: ``NUMBA_START_SECONDS`` while this process
+has not loaded a fused kernel yet, numba's import and start-up; then
+``KERNEL_LOAD_SECONDS``, one kernel from numba's cache). That is the
+rent-or-buy rule: a run never spends more than about twice what the better of
+the two choices made in hindsight would have cost, so short runs of small models
+(tests, smoke runs, the default ``trainkit train`` job, a few hundred steps of
+tens of microseconds) never pay numba's start-up, and long ones move within a
+few thousand steps. The numbers are identical either way (tested).
+``TRAINKIT_OPTIM_BACKEND=numba`` skips that warm-up,
 ``TRAINKIT_OPTIM_BACKEND=numpy`` forces the plain path everywhere; the variable
 is read when a kernel is prepared. ``foreach`` is accepted and has no effect
 (both paths already work on whole flat buffers); ``capturable`` is accepted and
@@ -40,13 +46,23 @@ from .flat import FlatBucket
 from .flat_state import FlatStateStore
 from .flat_step import step_bucket
 from .kernels import Rule
+from .kernels.numba_backend import kernels_loaded
 from .kernels.rule import default_backend, forced_backend
 from .optimizer import Optimizer
 
-# fused=None on CPU: buckets smaller than this run their first PLAIN_WARMUP_STEPS steps on the
-# plain numpy path (identical numbers), so short runs of small models never pay numba's ~1 s import.
+# fused=None on CPU: buckets smaller than this start on the plain numpy path (identical numbers) and
+# move to the fused kernel once their plain steps have taken fused_switch_cost() seconds.
 PLAIN_WARMUP_NUMEL = 65_536
-PLAIN_WARMUP_STEPS = 100
+#: what the first fused kernel of a process costs: numba's import and start-up, the kernel from its cache
+#: (about half a second on the 2-core development machine; see :mod:`.kernels.numba_backend`).
+NUMBA_START_SECONDS = 0.5
+#: what one more fused kernel costs once numba runs (loaded from numba's on-disk cache).
+KERNEL_LOAD_SECONDS = 0.02
+
+
+def fused_switch_cost() -> float:
+    """Seconds of plain-path steps after which a small bucket moves to the fused kernel."""
+    return KERNEL_LOAD_SECONDS if kernels_loaded() else NUMBA_START_SECONDS
 
 
 def check_execution_flags(name: str, foreach=None, fused=None, differentiable=False, capturable=False) -> None:
@@ -184,12 +200,13 @@ class ElementwiseOptimizer(Optimizer):
     # ------------------------------------------------------------ step
     @staticmethod
     def _warming_up(group: dict, bucket: FlatBucket) -> bool:
-        """Whether ``bucket`` is still in its plain-path warm-up (``fused=None``, small, CPU)."""
+        """Whether ``bucket`` is still in its plain-path warm-up (``fused=None``, small, CPU, its plain
+        steps so far shorter than :func:`fused_switch_cost`)."""
         return (
             group.get("fused") is None
-            and bucket.steps < PLAIN_WARMUP_STEPS
             and bucket.numel < PLAIN_WARMUP_NUMEL
             and bucket.xp is np
+            and bucket.plain_seconds < fused_switch_cost()
         )
 
     def _backend(self, group: dict, bucket: FlatBucket) -> str:

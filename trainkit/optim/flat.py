@@ -49,6 +49,8 @@ class FlatBucket:
         runners: prepared kernels over the whole bucket (see ``kernels.bind_rule``), by
             backend, state arrays and flags.
         steps: how many steps the optimizer has taken on this bucket.
+        plain_seconds: time its steps took during the plain-path warm-up
+            (:meth:`.elementwise.ElementwiseOptimizer._warming_up`).
         initialised: names of the state buffers whose every slot holds a value (a
             buffer appearing for some parameters gets the initial value everywhere
             first; see :meth:`.flat_state.FlatStateStore.fill_new_buffer`).
@@ -73,6 +75,7 @@ class FlatBucket:
         self.whole = self.indices == list(range(len(params) if group_size is None else group_size))
         self.runners: dict = {}
         self.steps = 0
+        self.plain_seconds = 0.0
         self.initialised: set[str] = set()
         self.data_views = []
         for k, p in enumerate(params):

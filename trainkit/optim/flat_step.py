@@ -19,6 +19,8 @@ algorithm through its hooks (``_init_state``, ``_begin_step``, ``_arguments``,
 """
 from __future__ import annotations
 
+from time import perf_counter
+
 from .flat import FlatBucket, LayoutChanged
 from .kernels import bind_rule
 
@@ -30,8 +32,12 @@ def step_bucket(opt, gi: int, group: dict, b: int) -> None:
     params = group_params if bucket.whole else [group_params[j] for j in bucket.indices]
     init = opt._init_state(group)
     used = tuple(name for name, value in init.items() if value is not None)
+    warming = opt._warming_up(group, bucket)
+    start = perf_counter() if warming else 0.0
     if not (bucket.ready(params) and step_uniform(opt, group, bucket, used)):
         step_segments(opt, gi, group, bucket, params, init, used)
+    if warming:  # what the plain path has cost so far: when it reaches the fused kernel's cost, it moves
+        bucket.plain_seconds += perf_counter() - start
     bucket.steps += 1
 
 

@@ -24,6 +24,9 @@ def read_event_file(event_file: Path) -> dict[str, list[tuple[int, float]]]:
 
     A run still being written may end in an incomplete record: it is ignored.
     """
+    from ..tensorboardx import tensorboardx
+
+    tensorboardx()  # tensorboardX/__init__ imports its writer, and the writer torch: not here
     from tensorboardX.proto.event_pb2 import Event
 
     scalars: dict[str, list[tuple[int, float]]] = {}

@@ -27,7 +27,9 @@ class SummaryWriter:
 
     def __init__(self, *args, **kwargs):
         try:
-            from tensorboardX import SummaryWriter as _Writer  # noqa: PLC0415 - optional, loaded on use
+            from ..tensorboardx import tensorboardx
+
+            _Writer = tensorboardx().SummaryWriter  # tensorboardX is optional: loaded on use
         except ImportError as exc:
             raise ImportError(
                 f"trainkit.utils.tensorboard.SummaryWriter needs tensorboardX ({exc}); "

@@ -35,7 +35,7 @@ path (same numbers).
 That first step costs about half a second (numba's start-up; measured on the
 2-core development machine), each further kernel 10-20 ms to load from the
 cache, or 0.2 s (serial) / 0.5 s (parallel) to compile on a cold cache; small
-models skip all of it during their first steps (see
+models skip all of it until their plain steps have taken about as long (see
 :mod:`trainkit.optim.elementwise`).
 
 Cache directory: ``$TRAINKIT_KERNEL_CACHE``, else ``$XDG_CACHE_HOME/trainkit/kernels``
@@ -156,6 +156,11 @@ def _load_module(rule, flags: dict, present: tuple[str, ...]):
     sys.modules[mod_name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def kernels_loaded() -> bool:
+    """Whether this process has loaded a fused kernel (numba then runs: one more costs milliseconds)."""
+    return bool(_KERNELS)
 
 
 def get_kernel(rule, flags: dict, present: tuple[str, ...], parallel: bool = True):
