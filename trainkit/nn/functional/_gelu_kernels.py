@@ -137,7 +137,7 @@ def forward(x, approximate: str, need_grad: bool):
 
 
 _CUPY_BODY = {
-    "none": "T cdf = (T)0.5 * ((T)1 + erf(x * (T)M_SQRT1_2)); y = x * cdf;",
+    "none": "T cdf = (T)0.5 * ((T)1 + erf(x * (T)0.7071067811865476)); y = x * cdf;",
     "tanh": ("T th = tanh((T)0.7978845608028654 * (x + (T)0.044715 * x * x * x));"
              " y = (T)0.5 * x * ((T)1 + th);"),
 }

@@ -72,7 +72,7 @@ class GELUFunction(Function):
     def forward(self, x, approximate="none"):
         need = self.needs_input_grad[0]
         xp = get_array_module(x)
-        if xp is not np and x.dtype.kind == "f":
+        if xp is not np and x.dtype in (np.float32, np.float64):
             y, self.d = _gelu_kernels.forward_cupy(x, approximate, need)
             return y
         out = _gelu_kernels.forward(x, approximate, need)

@@ -151,7 +151,7 @@ __global__ void ce_rows(const T* x, const long long* t, const double* alpha, con
     long long i = blockIdx.x;
     if (i >= m_rows) return;
     const T* xr = x + i * c;
-    double m = -INFINITY;
+    double m = __longlong_as_double(0xfff0000000000000ULL);  // -inf without the host headers
     for (long long j = threadIdx.x; j < c; j += blockDim.x) {
         double v = (double)xr[j];
         m = (v > m || v != v) ? v : m;
