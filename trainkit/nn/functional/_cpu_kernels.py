@@ -12,6 +12,10 @@ buffer). im2col is not here: numpy's strided copy beat a numba loop for it.
 Tests check both paths agree; ``ENABLED`` lets them run the numpy code. Without
 numba, or with numba switched off (``TRAINKIT_DISABLE_NUMBA``, see
 :func:`trainkit.backend.numba_available`), the numpy code runs.
+
+``ENABLED``, :func:`usable` and :func:`parallel_worth` are also the switch and
+the size rule of the other numba kernels of ``nn.functional`` (GELU, layer
+norm, embedding gradient, cross-entropy), so one flag turns them all off.
 """
 from __future__ import annotations
 
@@ -22,6 +26,28 @@ import numpy as np
 from ...backend import numba_available
 
 ENABLED = True
+#: Elements below which a kernel runs its serial variant: waking numba's threads costs
+#: more than it saves for less (about 30 us of work), more so on a busy machine.
+PARALLEL_MIN = 1 << 17
+
+
+def usable(*arrays) -> bool:
+    """Whether the numba kernels may run on ``arrays``: enabled, numba usable, all numpy float32/64."""
+    if not ENABLED:
+        return False
+    for a in arrays:
+        if not isinstance(a, np.ndarray) or a.dtype not in (np.float32, np.float64):
+            return False
+    return numba_available()
+
+
+def parallel_worth(size: int) -> bool:
+    """Whether ``size`` elements of work should go to numba's thread pool (large, and more than one thread)."""
+    if size < PARALLEL_MIN:
+        return False
+    import numba  # noqa: PLC0415 - already imported by numba_available()
+
+    return numba.get_num_threads() > 1
 
 
 @functools.lru_cache(maxsize=None)

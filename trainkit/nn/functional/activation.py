@@ -1,4 +1,4 @@
-"""Activations: relu/tanh/sigmoid come from the autograd ops; the rest are fused nodes here."""
+"""Activations: relu/tanh/sigmoid come from the autograd ops; the rest are fused nodes here (GELU's kernels: :mod:`._gelu_kernels`)."""
 from __future__ import annotations
 
 import math
@@ -9,6 +9,8 @@ import numpy as np
 from ...autograd import ops
 from ...autograd.function import Function
 from ...backend import get_array_module
+from . import _gelu_kernels
+from ._erf import erf as _erf_numpy
 
 relu = ops.relu
 tanh = ops.tanh
@@ -31,42 +33,54 @@ def leaky_relu(input, negative_slope: float = 0.01):
 
 
 def _erf(x):
-    """Error function on numpy/cupy arrays (scipy/cupyx when present, exact ``math.erf`` otherwise)."""
+    """Error function of a numpy/cupy array (cupy's own on the GPU; :mod:`._erf`, no scipy, on the CPU)."""
     xp = get_array_module(x)
     if xp is not np:
         import cupyx.scipy.special  # noqa: PLC0415 - only on the GPU path
 
         return cupyx.scipy.special.erf(x)
-    try:
-        from scipy.special import erf  # noqa: PLC0415 - optional accelerator
-    except ImportError:
-        return np.vectorize(math.erf, otypes=[x.dtype])(x)
-    return erf(x).astype(x.dtype, copy=False)
+    return _erf_numpy(x)
+
+
+def gelu_reference(x, approximate="none", need_grad=True):
+    """``(gelu(x), d gelu/dx or None)`` with plain numpy/cupy array ops: the fallback and test reference."""
+    xp = get_array_module(x)
+    t = x.dtype.type
+    if approximate == "tanh":
+        k = t(math.sqrt(2.0 / math.pi))
+        inner = xp.tanh(k * (x + t(0.044715) * x * x * x))
+        y = t(0.5) * x * (1 + inner)
+        if not need_grad:
+            return y, None
+        d_inner = k * (1 + t(3 * 0.044715) * x * x)
+        return y, t(0.5) * (1 + inner) + t(0.5) * x * (1 - inner * inner) * d_inner
+    cdf = t(0.5) * (1 + _erf(x * t(1 / math.sqrt(2.0))))
+    if not need_grad:
+        return x * cdf, None
+    pdf = xp.exp(t(-0.5) * x * x) * t(1 / math.sqrt(2 * math.pi))
+    return x * cdf, cdf + x * pdf
 
 
 class GELUFunction(Function):
+    """GELU as one node: forward also writes ``d = gelu'(x)`` when a gradient is needed, backward is ``g * d``.
+
+    numba (CPU float32/64) and cupy (GPU) compute ``y`` and ``d`` in one fused
+    pass (:mod:`._gelu_kernels`); other arrays, or numba switched off, take
+    :func:`gelu_reference`.
+    """
+
     def forward(self, x, approximate="none"):
+        need = self.needs_input_grad[0]
         xp = get_array_module(x)
-        t = x.dtype.type
-        self.x, self.approximate = x, approximate
-        if approximate == "tanh":
-            k = t(math.sqrt(2.0 / math.pi))
-            self.inner = xp.tanh(k * (x + t(0.044715) * x * x * x))
-            return t(0.5) * x * (1 + self.inner)
-        self.cdf = t(0.5) * (1 + _erf(x * t(1 / math.sqrt(2.0))))
-        return x * self.cdf
+        if xp is not np and x.dtype in (np.float32, np.float64):
+            y, self.d = _gelu_kernels.forward_cupy(x, approximate, need)
+            return y
+        out = _gelu_kernels.forward(x, approximate, need)
+        y, self.d = out if out is not None else gelu_reference(x, approximate, need)
+        return y
 
     def backward(self, g):
-        xp = get_array_module(g)
-        x = self.x
-        t = x.dtype.type
-        if self.approximate == "tanh":
-            k = t(math.sqrt(2.0 / math.pi))
-            th = self.inner
-            d_inner = k * (1 + t(3 * 0.044715) * x * x)
-            return g * (t(0.5) * (1 + th) + t(0.5) * x * (1 - th * th) * d_inner)
-        pdf = xp.exp(t(-0.5) * x * x) * t(1 / math.sqrt(2 * math.pi))
-        return g * (self.cdf + x * pdf)
+        return g * self.d
 
 
 def gelu(input, approximate: str = "none"):

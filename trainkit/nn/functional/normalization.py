@@ -1,8 +1,11 @@
 """Batch and layer normalisation as fused autograd nodes (closed-form backward)."""
 from __future__ import annotations
 
+import numpy as np
+
 from ...autograd.function import Function, ShapeError
 from ...backend import get_array_module
+from . import _layer_norm_kernels
 
 
 def _channel_view(a, ndim):
@@ -96,9 +99,21 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
 
 class LayerNormFunction(Function):
-    """Normalise over the trailing ``len(normalized_shape)`` dims of each sample."""
+    """Normalise over the trailing ``len(normalized_shape)`` dims of each sample.
+
+    On CPU (numpy float32/64, numba usable) the fused row kernels of
+    :mod:`._layer_norm_kernels` run; this numpy code is the reference and the GPU path.
+    """
 
     def forward(self, x, weight=None, bias=None, n_dims=1, eps=1e-5):
+        self.has_bias = bias is not None
+        self.fused = None
+        if x.dtype in (np.float32, np.float64):
+            out = _layer_norm_kernels.forward(x, weight, bias, n_dims, eps)
+            if out is not None:
+                y, self.fused = out
+                self.weight = weight
+                return y
         xp = get_array_module(x)
         axes = tuple(range(x.ndim - n_dims, x.ndim))
         mean = x.mean(axis=axes, keepdims=True)
@@ -114,6 +129,11 @@ class LayerNormFunction(Function):
         return out
 
     def backward(self, g):
+        if self.fused is not None:
+            gx, gw, gb = _layer_norm_kernels.backward(g, self.fused, self.weight)
+            need = self.needs_input_grad
+            return (gx if need[0] else None, gw if self.weight is not None and need[1] else None,
+                    gb if self.has_bias and need[2] else None)
         xhat, invstd, w, axes = self.xhat, self.invstd, self.weight, self.axes
         lead = tuple(range(g.ndim - len(axes)))
         gx = gw = gb = None

@@ -14,6 +14,7 @@ from ....autograd.tensor import Tensor
 from ....backend import get_array_module
 from .._utils import check_reduction
 from ..activation import log_softmax_array
+from . import _ce_kernels
 
 __all__ = ["ClassIndexLossFunction", "ClassProbLossFunction", "cross_entropy", "nll_loss"]
 
@@ -63,6 +64,11 @@ class ClassIndexLossFunction(Function):
 
     def forward(self, x, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0,
                 from_logits=True):
+        self.fused = None
+        if from_logits and x.dtype in (np.float32, np.float64) and x.size:
+            out = self._fused_forward(x, target, weight, ignore_index, reduction, label_smoothing)
+            if out is not None:
+                return out
         xp = get_array_module(x)
         c = x.shape[1] if x.ndim > 1 else x.shape[0]
         x2, t = _to_rows(x), target.reshape(-1)
@@ -94,7 +100,49 @@ class ClassIndexLossFunction(Function):
                 return total / self.denom
         return total
 
+    def _fused_forward(self, x, target, weight, ignore_index, reduction, ls):
+        """The row kernels of :mod:`._ce_kernels` (numba / cupy); None where they cannot run."""
+        xp = get_array_module(x)
+        c = x.shape[1] if x.ndim > 1 else x.shape[0]
+        x2, t = _to_rows(x), target.reshape(-1)
+        valid = t != ignore_index
+        tsafe = xp.where(valid, t, 0)
+        wi = (weight[tsafe] * valid) if weight is not None else valid.astype(x.dtype)
+        denom = wi.sum()
+        scale = 1.0
+        if reduction == "mean" and float(denom) != 0:  # all weights 0: gradient 0 (as torch), not NaN
+            scale = 1.0 / float(denom)
+        alpha = wi.astype(xp.float64) * ((1 - ls) * scale)
+        beta = valid * (ls / c * scale) if ls > 0 else xp.zeros(t.shape[0])
+        big_w = float(weight.sum()) if weight is not None else float(c)
+        need = self.needs_input_grad[0]
+        if xp is np:
+            rows = _ce_kernels.rows_numba(x2, tsafe, alpha, beta, weight, big_w, need)
+            if rows is None:
+                return None
+        else:
+            rows = _ce_kernels.rows_cupy(x2, tsafe, alpha, beta, weight, big_w, need)
+        lse, wx, self.fused = rows
+        self.xshape, self.reduction = x.shape, reduction
+        nll = (lse - x2[xp.arange(t.shape[0]), tsafe]) * wi
+        if ls > 0:
+            nll = (1 - ls) * nll + (ls / c) * (lse * big_w - wx) * valid
+        if reduction == "none":
+            return nll.astype(x.dtype).reshape(target.shape)
+        total = nll.sum()
+        if reduction == "mean":
+            with np.errstate(invalid="ignore", divide="ignore"):  # every target ignored: NaN, as torch
+                total = total / denom
+        return xp.asarray(total, dtype=x.dtype)
+
     def backward(self, g):
+        if self.fused is not None:  # the gradient of the loss was written in forward; scale it by g
+            grad = self.fused
+            if self.reduction == "none":
+                grad = grad * g.reshape(-1, 1)
+            elif not (isinstance(g, np.ndarray) and g.size == 1 and g.reshape(()) == 1):
+                grad = grad * g
+            return _from_rows(grad, self.xshape), None
         xshape, tshape, probs, tsafe, valid, wi, weight, c, from_logits = self.save
         xp = get_array_module(wi)
         ls = self.ls
