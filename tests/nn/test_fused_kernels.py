@@ -22,6 +22,12 @@ if not numba_available():  # the numpy paths are checked by the other nn tests
     pytest.skip(f"no numba kernels: {numba_unavailable_reason()}", allow_module_level=True)
 
 
+@pytest.fixture(autouse=True)
+def kernels_at_any_size(monkeypatch):
+    """The tests' small arrays go through the kernels too (by default tiny ones stay on numpy)."""
+    monkeypatch.setattr(_cpu_kernels, "KERNEL_MIN_ELEMENTS", 0)
+
+
 @pytest.fixture(params=[True, False], ids=["numba", "numpy"])
 def kernels_on(request):
     old = _cpu_kernels.ENABLED
@@ -357,3 +363,21 @@ def test_cross_entropy_matches_torch(torch, case, kernels_on):
     loss.backward(None if g is None else torch.from_numpy(g))
     np.testing.assert_allclose(ours[0], loss.detach().numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(ours[1], tx.grad.numpy(), rtol=1e-4, atol=1e-7)
+
+
+def test_small_arrays_stay_on_numpy_without_importing_numba():
+    """Below KERNEL_MIN_ELEMENTS the fused kernels are not used, so a small model never imports numba."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np, trainkit\n"
+            "from trainkit import nn\n"
+            "from trainkit.nn import functional as F\n"
+            "x = trainkit.tensor(np.random.rand(32, 8).astype(np.float32), requires_grad=True)\n"
+            "h = F.gelu(F.layer_norm(x, (8,)))\n"
+            "e = nn.Embedding(10, 8)(trainkit.tensor(np.arange(4)))\n"
+            "loss = F.cross_entropy(h[:, :3], trainkit.tensor(np.zeros(32, dtype=np.int64))) + e.sum()\n"
+            "loss.backward()\n"
+            "print('numba' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False"], out.stderr

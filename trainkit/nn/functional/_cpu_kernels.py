@@ -31,13 +31,22 @@ ENABLED = True
 PARALLEL_MIN = 1 << 17
 
 
+# Below this many elements (all arrays together) the fused row kernels (GELU, layer norm, cross-entropy,
+# embedding gradient) leave the work to numpy: a small model's step is microseconds either way, and the
+# first kernel call would import numba (~0.5 s), which the default `trainkit train` job never needs
+# (2.0 -> 0.9 s). A fixed size, not "whether numba is loaded yet", so a shape always takes one path.
+KERNEL_MIN_ELEMENTS = 1 << 14
+
+
 def usable(*arrays) -> bool:
-    """Whether the numba kernels may run on ``arrays``: enabled, numba usable, all numpy float32/64."""
+    """Whether the numba kernels may run on ``arrays``: enabled, large enough, all numpy float32/64, numba usable."""
     if not ENABLED:
         return False
     for a in arrays:
         if not isinstance(a, np.ndarray) or a.dtype not in (np.float32, np.float64):
             return False
+    if sum(a.size for a in arrays) < KERNEL_MIN_ELEMENTS:
+        return False
     return numba_available()
 
 
