@@ -149,7 +149,7 @@ def _kernels():
     @njit(inline="always")
     def first_max(m, k, v, kv):
         """(max, offset) after ``v`` at offset ``kv``: a larger value or the first NaN wins (torch's rule)."""
-        take = v > m or (v != v and m == m)
+        take = v > m or (v != v and m == m)  # noqa: PLR0124 - NaN tests (math.isnan costs a call in numba)
         return (v if take else m), (kv if take else k)
 
     @njit(parallel=True, cache=True)
