@@ -264,10 +264,13 @@ def _known_mode(configs):
     read from this command line's composed config, instead of composing the whole config once more
     only to read that value (about 0.1 s of every run). The overrides ``hydra.main`` adds after
     validation (run and sweep directories, the sweeper's parameters) do not set ``hydra.mode``."""
-    if configs is None:  # --cfg, --info, ...: nothing was composed
+    try:
+        from hydra._internal.hydra import Hydra  # private: with another Hydra layout, compose as Hydra does
+    except ImportError:
+        Hydra = None
+    if configs is None or Hydra is None or "get_mode" not in Hydra.__dict__:  # --cfg, --info: nothing composed
         yield
         return
-    from hydra._internal.hydra import Hydra
 
     def get_mode(self, config_name, overrides):
         return configs.hydra_mode
