@@ -5,10 +5,12 @@ import numpy as np
 import pytest
 
 import trainkit
-from trainkit.nn.functional import _cpu_kernels
+from trainkit.backend import numba_available, numba_unavailable_reason
 from trainkit.nn import functional as F
+from trainkit.nn.functional import _cpu_kernels
 
-pytest.importorskip("numba")
+if not numba_available():  # missing, or TRAINKIT_DISABLE_NUMBA: the numpy paths are checked elsewhere
+    pytest.skip(f"no numba kernels: {numba_unavailable_reason()}", allow_module_level=True)
 
 CONFIGS = [
     dict(stride=1, padding=2),
