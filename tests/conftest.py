@@ -19,6 +19,15 @@ _BACKENDS = [
 ]
 
 
+def pytest_runtest_setup(item):
+    """Tests marked ``numba`` check the numba kernels themselves: skipped where they cannot run."""
+    if item.get_closest_marker("numba") is not None:
+        from trainkit.backend import numba_available, numba_unavailable_reason
+
+        if not numba_available():
+            pytest.skip(f"no numba kernels: {numba_unavailable_reason()}")
+
+
 @pytest.fixture(params=_BACKENDS)
 def device(request) -> str:
     """The device a test runs on: 'cpu' always, 'cuda' when a GPU is available."""

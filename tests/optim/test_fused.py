@@ -39,6 +39,7 @@ def test_fused_equals_plain(name, dtype, device):
             np.testing.assert_allclose(a, b, rtol=1e-12 if dtype == "float64" else 1e-6)
 
 
+@pytest.mark.numba
 def test_default_backend_is_fused_on_cpu(monkeypatch):
     from trainkit.optim.kernels.rule import default_backend
 
@@ -47,6 +48,7 @@ def test_default_backend_is_fused_on_cpu(monkeypatch):
     assert default_backend(np) == "numpy"
 
 
+@pytest.mark.numba
 def test_fused_on_large_float32_buffer_is_bit_identical():
     """Many elements (vector lanes and the loop tail) with extreme values."""
     from trainkit.optim.adam import RULE as ADAM

@@ -36,6 +36,7 @@ def test_serial_and_parallel_variants_are_bit_identical():
         assert not np.array_equal(out[0][name], base[name]), name
 
 
+@pytest.mark.numba
 def test_bound_kernel_matches_plain_path_above_the_parallel_threshold(monkeypatch):
     """With a tiny threshold the adaptive serial/parallel runner is used; numbers stay the plain path's."""
     from trainkit.optim.kernels import bind_rule

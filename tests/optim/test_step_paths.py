@@ -88,6 +88,7 @@ def test_skipping_after_short_steps_keeps_separate_step_counts():
     assert steps == [6.0, 4.0, 6.0, 6.0]
 
 
+@pytest.mark.numba
 def test_plain_warmup_then_fused_is_seamless(monkeypatch):
     """Small buckets start on the plain path and move to the fused kernel with identical numbers."""
     # the move's cost in seconds of plain steps: tiny, so the bucket moves after its first step
@@ -101,6 +102,7 @@ def test_plain_warmup_then_fused_is_seamless(monkeypatch):
     assert backends == {"numpy", "numba"}
 
 
+@pytest.mark.numba
 def test_plain_warmup_lasts_until_its_steps_cost_the_move(monkeypatch):
     """Rent or buy: a small bucket moves to the fused kernel once its plain steps have taken as long as the
     move costs (numba's start-up before any fused kernel ran in the process, one kernel load after)."""
@@ -130,12 +132,14 @@ def test_switch_cost_drops_once_a_fused_kernel_runs(monkeypatch):
     assert elementwise.fused_switch_cost() == elementwise.KERNEL_LOAD_SECONDS < elementwise.NUMBA_START_SECONDS
 
 
+@pytest.mark.numba
 def test_forced_numba_skips_the_warmup(monkeypatch):
     monkeypatch.setenv("TRAINKIT_OPTIM_BACKEND", "numba")
     _, opt, _ = _run("SGD", dict(lr=0.1, momentum=0.9), _grads(2, np.float32), np.float32, into_views=True)
     assert {run.backend for run in opt._buckets[0][0].runners.values()} == {"numba"}
 
 
+@pytest.mark.numba
 def test_large_bucket_skips_the_warmup():
     p = Parameter(np.zeros(elementwise.PLAIN_WARMUP_NUMEL, dtype=np.float32))
     opt = optim.SGD([p], lr=0.1)

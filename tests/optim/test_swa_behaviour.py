@@ -46,6 +46,7 @@ def test_model_under_an_optimizer_is_averaged_in_one_fused_run(device):
                                    rtol=0, atol=1e-7 if device == "cuda" else 0, err_msg=name)
 
 
+@pytest.mark.numba
 def test_fused_numba_pass_equals_plain_numpy(monkeypatch):
     pytest.importorskip("numba")
     results = {}
