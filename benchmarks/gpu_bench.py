@@ -15,6 +15,9 @@ Cases (float32):
   (``zero_grad``, forward, CrossEntropyLoss, backward, ``Adam.step``; torch ``fused=True``).
 - ``cnn``: the classic CIFAR-10 CNN of ``core_models.py`` (three Conv2d 5x5 + MaxPool2d +
   ReLU, Linear 1024-64-10), batch 64, a training step with SGD (lr 0.01, momentum 0.9).
+- ``transformer``: ``solo_cases.py``'s transformer block (Embedding 5000x256, LayerNorm,
+  Linear 256-1024, GELU, Linear 1024-256, residual, Linear 256-5000, cross-entropy over 5,000
+  classes), batch 32 x 64 tokens, AdamW: exercises the fused GELU and cross-entropy cupy kernels.
 - ``train``: ``trainkit train device=cuda`` (the README's main job on the GPU) end to end, the
   whole process's wall time, against ``trainkit train device=cpu``.
 
@@ -49,7 +52,7 @@ from harness import fmt_time  # benchmarks/ is on sys.path when a script there r
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LIBS = ("trainkit", "torch")
-CASES = ("copy", "adam-1x10M", "adam-1000x10k", "mlp", "cnn", "train")
+CASES = ("copy", "adam-1x10M", "adam-1000x10k", "mlp", "cnn", "transformer", "train")
 ADAM_BYTES_PER_PARAM = 28  # reads p, g, m, v and writes p, m, v: 7 float32
 
 
@@ -261,6 +264,30 @@ def case_model(lib: Lib, size: dict, repeat: int, which: str) -> dict:
     return out
 
 
+def case_transformer(lib: Lib, size: dict, repeat: int) -> dict:
+    """The transformer block of ``solo_cases.py`` (same layers and forward), one AdamW step."""
+    import solo_cases  # benchmarks/ is on sys.path
+
+    np = lib.np
+    rng = np.random.default_rng(0)
+    shape = (solo_cases.BATCH, solo_cases.SEQ)
+    tokens = lib.tensor(rng.integers(0, solo_cases.VOCAB, shape).astype(np.int64))
+    target = lib.tensor(rng.integers(0, solo_cases.VOCAB, shape[0] * shape[1]).astype(np.int64))
+    (lib.torch if lib.name == "torch" else lib.trainkit).manual_seed(0)
+    model = solo_cases._layers(lib.nn, "transformer").to(lib.device)
+    optimizer = lib.optim.AdamW(model.parameters(), lr=1e-3)
+    criterion = lib.nn.CrossEntropyLoss()
+
+    def step():
+        optimizer.zero_grad()
+        criterion(solo_cases._forward("transformer", model, tokens), target).backward()
+        optimizer.step()
+
+    out = time_calls(step, lib.sync, repeat, warmup=size["cnn_warmup"], min_time=size["min_time"])
+    out["batch"] = shape[0]
+    return out
+
+
 def child(lib_name: str, device: str, tiny: bool, repeat: int, cases: list[str]) -> None:
     """Run ``cases`` for one library in this process; print one ``RESULT {json}`` line per case."""
     size = sizes(tiny)
@@ -274,6 +301,7 @@ def child(lib_name: str, device: str, tiny: bool, repeat: int, cases: list[str])
         "adam-1000x10k": lambda: case_adam(lib, size, repeat, size["many"]),
         "mlp": lambda: case_model(lib, size, repeat, "mlp"),
         "cnn": lambda: case_model(lib, size, repeat, "cnn"),
+        "transformer": lambda: case_transformer(lib, size, repeat),
     }
     for case in cases:
         if case not in runners:
