@@ -29,7 +29,7 @@
 #      SIGINT after GPU_CHECK_TEST_TIMEOUT s (default 240), which still writes junit.xml.
 #      FAILED/ERROR lines -> $OUT/failures.txt.
 #   3. benchmarks: benchmarks/gpu_bench.py --device cuda (copy bandwidth, fused Adam over 10M
-#      params in 1 and 1,000 tensors, MLP 784-256-256-10 and CIFAR CNN training steps,
+#      params in 1 and 1,000 tensors, MLP 784-256-256-10, CIFAR CNN and transformer-block steps,
 #      `trainkit train device=cuda` wall time; each library in its own fresh process,
 #      interleaved rounds) -> $OUT/gpu_bench.md and $OUT/gpu_bench.json, within what is left
 #      of GPU_CHECK_TOTAL_S (default 470 s since the start).
