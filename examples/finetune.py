@@ -32,9 +32,11 @@ import tempfile
 import warnings
 from pathlib import Path
 
+# isort: off
+import trainkit  # before numpy, so OpenBLAS gets trainkit's thread settings (README, "Threads and memory")
 import numpy as np
+# isort: on
 
-import trainkit
 from trainkit import nn, optim
 from trainkit.backend import to_device
 from trainkit.builtin_plugins.param_rules import Unfreezer

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 
+# isort: off
+import trainkit  # before numpy, so OpenBLAS gets trainkit's thread settings (README, "Threads and memory")
 import numpy as np
+# isort: on
 
-import trainkit
 from trainkit import nn, optim
 
 
