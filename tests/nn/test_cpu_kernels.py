@@ -116,3 +116,20 @@ def test_maxpool_2x2_kernel_takes_noncontiguous_input():
     plain = _run(lambda x: F.max_pool2d(x, 2), x, enabled=False)
     for a, b in zip(fast, plain):
         np.testing.assert_array_equal(a, b)
+
+
+def test_maxpool_2x2_backward_without_the_kernel_after_a_fast_forward():
+    """Switching the kernels off between forward and backward falls back to the generic scatter."""
+    x = np.random.default_rng(7).standard_normal((2, 3, 8, 8))
+    xt = trainkit.tensor(x, requires_grad=True)
+    y = F.max_pool2d(xt, 2)
+    old = _cpu_kernels.ENABLED
+    _cpu_kernels.ENABLED = False
+    try:
+        y.sum().backward()
+    finally:
+        _cpu_kernels.ENABLED = old
+    ref = trainkit.tensor(x, requires_grad=True)
+    F.max_pool2d(ref, 2).sum().backward()  # kernels on both ways
+    assert np.count_nonzero(ref.grad) == y.numel()
+    np.testing.assert_array_equal(xt.grad, ref.grad)

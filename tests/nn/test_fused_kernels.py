@@ -381,3 +381,13 @@ def test_small_arrays_stay_on_numpy_without_importing_numba():
             "print('numba' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False"], out.stderr
+
+
+def test_layer_norm_output_dtype_does_not_depend_on_size():
+    """A float64 weight on float32 input promotes as numpy does, on the fused path's sizes too."""
+    rng = np.random.default_rng(9)
+    w, b = rng.standard_normal(256), rng.standard_normal(256)
+    for rows in (4, 100):  # 1,024 and 25,600 elements: either side of the fused kernels' minimum size
+        x = rng.standard_normal((rows, 256)).astype(np.float32)
+        y = F.layer_norm(trainkit.tensor(x), (256,), trainkit.tensor(w), trainkit.tensor(b))
+        assert y.dtype == np.float64

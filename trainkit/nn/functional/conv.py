@@ -209,16 +209,22 @@ class Conv2dFunction(Function):
     def _backward_channels_last(self, g, want_x, want_w):
         x, weight = self.x, self.weight
         gx = np.empty(x.shape, dtype=g.dtype) if want_x else None
+        chunk = self.chunk
+        if want_x:  # the input gradient's patches have O channels per tap (and H*W rows): size chunks for them too
+            n, c, h, w = x.shape
+            o, _, kh, kw = weight.shape
+            rows = max(h * w, self.cfg[5] * self.cfg[6])  # H*W (full convolution) or Ho*Wo (scatter)
+            chunk = min(chunk, chunk_size(np, n, kh * kw * max(c, o), rows, 1, x.dtype.itemsize))
 
         def chunks(lo, hi):
             gw_rows = np.zeros(self.wrows.shape, dtype=g.dtype) if want_w else None
-            for n0 in range(lo, hi, self.chunk):
-                n1 = min(hi, n0 + self.chunk)
+            for n0 in range(lo, hi, chunk):
+                n1 = min(hi, n0 + chunk)
                 conv_cpu.backward_chunk(g[n0:n1], x[n0:n1], self.wrows, self.cfg, gw_rows,
                                         gx[n0:n1] if want_x else None)
             return gw_rows
 
-        partial = run_ranges(x.shape[0], self.chunk, chunks)
+        partial = run_ranges(x.shape[0], chunk, chunks)
         gw = conv_cpu.weight_grad(functools.reduce(operator.add, partial), weight.shape) if want_w else None
         return gx, gw, self._bias_grad(g)
 

@@ -108,7 +108,8 @@ class LayerNormFunction(Function):
     def forward(self, x, weight=None, bias=None, n_dims=1, eps=1e-5):
         self.has_bias = bias is not None
         self.fused = None
-        if x.dtype in (np.float32, np.float64):
+        same_dtype = all(a is None or a.dtype == x.dtype for a in (weight, bias))  # else numpy's promotion
+        if x.dtype in (np.float32, np.float64) and same_dtype:
             out = _layer_norm_kernels.forward(x, weight, bias, n_dims, eps)
             if out is not None:
                 y, self.fused = out

@@ -89,6 +89,7 @@ class MaxPool2dFunction(Function):
             x = xp.ascontiguousarray(x)
             out = xp.empty(x.shape[:2] + geometry.out, dtype=x.dtype)
             self.idx = xp.empty(out.shape, dtype=xp.int8)
+            self.xpad_shape = x.shape  # no padding: the generic backward can take these offsets too
             self.fast(x, out, self.idx)
             return out
         xpad = geometry.pad(x, -xp.inf)
