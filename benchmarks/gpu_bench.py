@@ -276,14 +276,9 @@ def case_transformer(lib: Lib, size: dict, repeat: int) -> dict:
     (lib.torch if lib.name == "torch" else lib.trainkit).manual_seed(0)
     model = solo_cases._layers(lib.nn, "transformer").to(lib.device)
     optimizer = lib.optim.AdamW(model.parameters(), lr=1e-3)
-    criterion = lib.nn.CrossEntropyLoss()
-
-    def step():
-        optimizer.zero_grad()
-        criterion(solo_cases._forward("transformer", model, tokens), target).backward()
-        optimizer.step()
-
-    out = time_calls(step, lib.sync, repeat, warmup=size["cnn_warmup"], min_time=size["min_time"])
+    forward = lambda t: solo_cases._forward("transformer", model, t)  # noqa: E731 - the block's own forward
+    out = time_calls(_train_step(lib, forward, tokens, target, optimizer), lib.sync, repeat,
+                     warmup=size["cnn_warmup"], min_time=size["min_time"])
     out["batch"] = shape[0]
     return out
 

@@ -38,16 +38,14 @@ PARALLEL_MIN = 1 << 17
 KERNEL_MIN_ELEMENTS = 1 << 14
 
 
+def _enabled_for(arrays) -> bool:
+    """The kernels are switched on and every array is a numpy float32/64 array."""
+    return ENABLED and all(isinstance(a, np.ndarray) and a.dtype in (np.float32, np.float64) for a in arrays)
+
+
 def usable(*arrays) -> bool:
     """Whether the numba kernels may run on ``arrays``: enabled, large enough, all numpy float32/64, numba usable."""
-    if not ENABLED:
-        return False
-    for a in arrays:
-        if not isinstance(a, np.ndarray) or a.dtype not in (np.float32, np.float64):
-            return False
-    if sum(a.size for a in arrays) < KERNEL_MIN_ELEMENTS:
-        return False
-    return numba_available()
+    return _enabled_for(arrays) and sum(a.size for a in arrays) >= KERNEL_MIN_ELEMENTS and numba_available()
 
 
 def parallel_worth(size: int) -> bool:
@@ -197,10 +195,7 @@ def _kernels():
 
 def get(name: str, *arrays):
     """The numba kernel ``name`` when enabled and every array is a numpy float32/64 array, else None."""
-    if not ENABLED:
+    if not _enabled_for(arrays):
         return None
-    for a in arrays:
-        if not isinstance(a, np.ndarray) or a.dtype not in (np.float32, np.float64):
-            return None
     kernels = _kernels()
     return None if kernels is None else kernels[name]

@@ -170,9 +170,9 @@ class Conv2dFunction(Function):
         o, cg, kh, kw = weight.shape
         k = cg * kh * kw
         want_x, want_w = self.needs_input_grad[0], self.needs_input_grad[1]
-        gx = xp.empty(x.shape, dtype=g.dtype) if want_x else None
         if self.channels_last:
             return self._backward_channels_last(g, want_x, want_w)
+        gx = xp.empty(x.shape, dtype=g.dtype) if want_x else None
         w2 = weight.reshape(groups, o // groups, k)
         serial = self.chunk < x.shape[0]
 

@@ -1,8 +1,6 @@
 """Batch and layer normalisation as fused autograd nodes (closed-form backward)."""
 from __future__ import annotations
 
-import numpy as np
-
 from ...autograd.function import Function, ShapeError
 from ...backend import get_array_module
 from . import _layer_norm_kernels
@@ -106,14 +104,11 @@ class LayerNormFunction(Function):
     """
 
     def forward(self, x, weight=None, bias=None, n_dims=1, eps=1e-5):
-        self.has_bias = bias is not None
-        self.fused = None
-        same_dtype = all(a is None or a.dtype == x.dtype for a in (weight, bias))  # else numpy's promotion
-        if x.dtype in (np.float32, np.float64) and same_dtype:
-            out = _layer_norm_kernels.forward(x, weight, bias, n_dims, eps)
+        self.has_bias, self.weight, self.fused = bias is not None, weight, None
+        if all(a is None or a.dtype == x.dtype for a in (weight, bias)):  # else numpy's promotion, below
+            out = _layer_norm_kernels.forward(x, weight, bias, n_dims, eps)  # None where the kernels cannot run
             if out is not None:
                 y, self.fused = out
-                self.weight = weight
                 return y
         xp = get_array_module(x)
         axes = tuple(range(x.ndim - n_dims, x.ndim))
@@ -122,8 +117,7 @@ class LayerNormFunction(Function):
         var = (centered * centered).mean(axis=axes, keepdims=True)
         invstd = 1 / xp.sqrt(var + x.dtype.type(eps))
         xhat = centered * invstd
-        self.axes, self.xhat, self.invstd, self.weight = axes, xhat, invstd, weight
-        self.has_bias = bias is not None
+        self.axes, self.xhat, self.invstd = axes, xhat, invstd
         out = xhat * weight if weight is not None else xhat.copy()
         if bias is not None:
             out += bias
